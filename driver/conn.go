@@ -1,0 +1,336 @@
+package driver
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"reflect"
+
+	"modernc.org/sqlite"
+)
+
+// conn wraps a modernc.org/sqlite connection. It implements exactly the
+// optional database/sql/driver interfaces modernc's connection implements
+// (a test keeps the two sets equal), tracks the tables each transaction
+// changes, and reports RowsAffected for writes through PowerSync views.
+type conn struct {
+	c    driver.Conn
+	slot *slot
+	st   *connState
+}
+
+var (
+	_ driver.Conn               = (*conn)(nil)
+	_ driver.ConnBeginTx        = (*conn)(nil)
+	_ driver.ConnPrepareContext = (*conn)(nil)
+	_ driver.ExecerContext      = (*conn)(nil)
+	_ driver.QueryerContext     = (*conn)(nil)
+	_ driver.Execer             = (*conn)(nil) //nolint:staticcheck // modernc implements it
+	_ driver.Queryer            = (*conn)(nil) //nolint:staticcheck // modernc implements it
+	_ driver.Pinger             = (*conn)(nil)
+	_ driver.SessionResetter    = (*conn)(nil)
+	_ driver.Validator          = (*conn)(nil)
+)
+
+// modernc's connection implements all of these.
+type innerConn interface {
+	driver.Conn
+	driver.ConnBeginTx
+	driver.ConnPrepareContext
+	driver.ExecerContext
+	driver.QueryerContext
+	driver.Execer  //nolint:staticcheck
+	driver.Queryer //nolint:staticcheck
+	driver.Pinger
+	driver.SessionResetter
+	driver.Validator
+	sqlite.HookRegisterer
+}
+
+func newConn(raw driver.Conn, s *slot, st *connState) (*conn, error) {
+	ic, ok := raw.(innerConn)
+	if !ok {
+		return nil, fmt.Errorf("powersync: modernc.org/sqlite connection %T lacks an expected interface", raw)
+	}
+	ic.RegisterPreUpdateHook(func(d sqlite.SQLitePreUpdateData) {
+		if st.txTables == nil {
+			st.txTables = make(map[string]struct{})
+		}
+		st.txTables[d.TableName] = struct{}{}
+		if d.Depth() == 1 {
+			if isDataTable(d.TableName) {
+				st.dataWrites++
+			} else if d.TableName == "ps_crud" {
+				st.crudWrites++
+			}
+		}
+	})
+	ic.RegisterCommitHook(func() int32 {
+		if len(st.txTables) > 0 {
+			if st.committed == nil {
+				st.committed = st.txTables
+			} else {
+				for t := range st.txTables {
+					st.committed[t] = struct{}{}
+				}
+			}
+			st.txTables = nil
+		}
+		st.endTx()
+		return 0
+	})
+	ic.RegisterRollbackHook(func() {
+		st.txTables = nil
+		st.endTx()
+	})
+	return &conn{c: raw, slot: s, st: st}, nil
+}
+
+func (c *conn) inner() innerConn { return c.c.(innerConn) }
+
+// Unwrap returns the modernc.org/sqlite connection, for its own extensions
+// (backups, serialization). Writes made through it are captured like any other.
+func (c *conn) Unwrap() driver.Conn { return c.c }
+
+// flush hands the tables of committed transactions to the hub. It runs after
+// every call that may have committed, so watchers are told only once the
+// commit has returned.
+func (c *conn) flush() {
+	if t := c.st.committed; len(t) > 0 {
+		c.st.committed = nil
+		c.st.file.hub.publish(t)
+	}
+}
+
+func (c *conn) Close() error {
+	err := c.c.Close()
+	if c.slot != nil {
+		releaseSlot(c.slot)
+		c.slot = nil
+	}
+	return err
+}
+
+func (c *conn) Begin() (driver.Tx, error) {
+	return c.BeginTx(context.Background(), driver.TxOptions{})
+}
+
+func (c *conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	tx, err := c.inner().BeginTx(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &txw{tx: tx, c: c}, nil
+}
+
+func (c *conn) Prepare(query string) (driver.Stmt, error) {
+	return c.PrepareContext(context.Background(), query)
+}
+
+func (c *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
+	s, err := c.inner().PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return &stmt{s: s, c: c}, nil
+}
+
+func (c *conn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	c.st.dataWrites, c.st.crudWrites = 0, 0
+	r, err := c.inner().ExecContext(ctx, query, args)
+	c.flush()
+	if err != nil {
+		return nil, err
+	}
+	return c.result(r), nil
+}
+
+func (c *conn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	r, err := c.inner().QueryContext(ctx, query, args)
+	c.flush()
+	if err != nil {
+		return nil, err
+	}
+	return &rows{r: r, c: c}, nil
+}
+
+func (c *conn) Exec(query string, args []driver.Value) (driver.Result, error) {
+	return c.ExecContext(context.Background(), query, namedValues(args))
+}
+
+func (c *conn) Query(query string, args []driver.Value) (driver.Rows, error) {
+	return c.QueryContext(context.Background(), query, namedValues(args))
+}
+
+func (c *conn) Ping(ctx context.Context) error { return c.inner().Ping(ctx) }
+
+func (c *conn) ResetSession(ctx context.Context) error {
+	c.st.inSync = false
+	return c.inner().ResetSession(ctx)
+}
+
+func (c *conn) IsValid() bool { return c.inner().IsValid() }
+
+func namedValues(args []driver.Value) []driver.NamedValue {
+	nv := make([]driver.NamedValue, len(args))
+	for i, a := range args {
+		nv[i] = driver.NamedValue{Ordinal: i + 1, Value: a}
+	}
+	return nv
+}
+
+// result corrects RowsAffected for writes through a view: SQLite counts no
+// changes for INSTEAD OF triggers, so the rows the triggers wrote to the
+// storage tables are counted instead (ps_crud for insert-only tables).
+func (c *conn) result(r driver.Result) driver.Result {
+	n, err := r.RowsAffected()
+	if err != nil || n != 0 {
+		return r
+	}
+	switch {
+	case c.st.dataWrites > 0:
+		return viewResult{r, c.st.dataWrites}
+	case c.st.crudWrites > 0:
+		return viewResult{r, c.st.crudWrites}
+	}
+	return r
+}
+
+type viewResult struct {
+	driver.Result
+	n int64
+}
+
+func (v viewResult) RowsAffected() (int64, error) { return v.n, nil }
+
+// txw wraps a transaction to notify watchers after it commits.
+type txw struct {
+	tx driver.Tx
+	c  *conn
+}
+
+func (t *txw) Commit() error {
+	err := t.tx.Commit()
+	t.c.flush()
+	return err
+}
+
+func (t *txw) Rollback() error {
+	err := t.tx.Rollback()
+	t.c.flush()
+	return err
+}
+
+// stmt wraps a prepared statement like conn wraps a connection.
+type stmt struct {
+	s driver.Stmt
+	c *conn
+}
+
+var (
+	_ driver.Stmt             = (*stmt)(nil)
+	_ driver.StmtExecContext  = (*stmt)(nil)
+	_ driver.StmtQueryContext = (*stmt)(nil)
+)
+
+type innerStmt interface {
+	driver.Stmt
+	driver.StmtExecContext
+	driver.StmtQueryContext
+}
+
+func (s *stmt) Close() error  { return s.s.Close() }
+func (s *stmt) NumInput() int { return s.s.NumInput() }
+
+func (s *stmt) Exec(args []driver.Value) (driver.Result, error) {
+	return s.ExecContext(context.Background(), namedValues(args))
+}
+
+func (s *stmt) Query(args []driver.Value) (driver.Rows, error) {
+	return s.QueryContext(context.Background(), namedValues(args))
+}
+
+func (s *stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
+	is, ok := s.s.(innerStmt)
+	if !ok {
+		return nil, errors.New("powersync: statement lacks ExecContext")
+	}
+	s.c.st.dataWrites, s.c.st.crudWrites = 0, 0
+	r, err := is.ExecContext(ctx, args)
+	s.c.flush()
+	if err != nil {
+		return nil, err
+	}
+	return s.c.result(r), nil
+}
+
+func (s *stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
+	is, ok := s.s.(innerStmt)
+	if !ok {
+		return nil, errors.New("powersync: statement lacks QueryContext")
+	}
+	r, err := is.QueryContext(ctx, args)
+	s.c.flush()
+	if err != nil {
+		return nil, err
+	}
+	return &rows{r: r, c: s.c}, nil
+}
+
+// rows wraps result rows; an autocommit write with RETURNING commits when
+// its rows end, so watchers are told then.
+type rows struct {
+	r driver.Rows
+	c *conn
+}
+
+var (
+	_ driver.Rows                           = (*rows)(nil)
+	_ driver.RowsColumnTypeDatabaseTypeName = (*rows)(nil)
+	_ driver.RowsColumnTypeLength           = (*rows)(nil)
+	_ driver.RowsColumnTypeNullable         = (*rows)(nil)
+	_ driver.RowsColumnTypePrecisionScale   = (*rows)(nil)
+	_ driver.RowsColumnTypeScanType         = (*rows)(nil)
+)
+
+type innerRows interface {
+	driver.Rows
+	driver.RowsColumnTypeDatabaseTypeName
+	driver.RowsColumnTypeLength
+	driver.RowsColumnTypeNullable
+	driver.RowsColumnTypePrecisionScale
+	driver.RowsColumnTypeScanType
+}
+
+func (r *rows) inner() innerRows { return r.r.(innerRows) }
+
+func (r *rows) Columns() []string { return r.r.Columns() }
+
+func (r *rows) Close() error {
+	err := r.r.Close()
+	r.c.flush()
+	return err
+}
+
+func (r *rows) Next(dest []driver.Value) error {
+	err := r.r.Next(dest)
+	if err != nil {
+		r.c.flush()
+	}
+	return err
+}
+
+func (r *rows) ColumnTypeDatabaseTypeName(i int) string {
+	return r.inner().ColumnTypeDatabaseTypeName(i)
+}
+
+func (r *rows) ColumnTypeLength(i int) (int64, bool) { return r.inner().ColumnTypeLength(i) }
+
+func (r *rows) ColumnTypeNullable(i int) (bool, bool) { return r.inner().ColumnTypeNullable(i) }
+
+func (r *rows) ColumnTypePrecisionScale(i int) (int64, int64, bool) {
+	return r.inner().ColumnTypePrecisionScale(i)
+}
+
+func (r *rows) ColumnTypeScanType(i int) reflect.Type { return r.inner().ColumnTypeScanType(i) }

@@ -1,0 +1,77 @@
+// Package driver is the "powersync" database/sql driver: a local SQLite
+// database (modernc.org/sqlite, pure Go) laid out as the official PowerSync
+// SDKs lay it out, so that a PowerSync Service can sync it and every local
+// write is queued for upload.
+//
+// Importing the package registers the driver:
+//
+//	import _ "github.com/gopowersync/powersync/driver"
+//
+//	driver.RegisterSchema("app", appSchema)
+//	db, err := sql.Open("powersync", "app.db?_powersync_schema=app")
+//
+// or, with options and no global registration:
+//
+//	c, err := driver.NewConnector("app.db", driver.WithSchema(appSchema))
+//	db := sql.OpenDB(c)
+//
+// sqlx, GORM and any other database/sql code work on that *sql.DB unchanged.
+//
+// # Tables are views
+//
+// Each table of the schema (see package schema) is a view over a storage
+// table ("ps_data__todos") that keeps the row as JSON. INSERT, UPDATE and
+// DELETE on the view go through INSTEAD OF triggers that write the storage
+// table and append an entry to the upload queue (ps_crud) in the same
+// transaction, exactly as the official core records it: the same JSON, the
+// same transaction ids, the same local-write gate in ps_kv. Consequences a
+// user sees:
+//
+//   - RowsAffected is correct for writes through views (SQLite itself reports
+//     0 for INSTEAD OF triggers; the driver counts the rows the triggers wrote).
+//   - LastInsertId is meaningless for views: ids are text (use uuid()).
+//   - ALTER TABLE and CREATE TABLE for schema tables are not how tables change:
+//     pass a new schema to UpdateSchema. Rows are never lost by a schema change;
+//     rows of a table that leaves the schema are kept aside and return with it.
+//   - UPSERT (INSERT ... ON CONFLICT) is not supported on views by SQLite; use
+//     INSERT and UPDATE, or INSERT OR REPLACE semantics in two statements.
+//
+// # Connections
+//
+// Every connection uses WAL journaling, a 5 s busy timeout and BEGIN IMMEDIATE
+// for write transactions (so two writers wait for each other instead of failing
+// with SQLITE_BUSY), unless the DSN sets these itself with modernc's own
+// parameters (_pragma=..., _txlock=...), which all keep working. Transactions
+// opened with sql.TxOptions{ReadOnly: true} start as plain deferred (read)
+// transactions.
+//
+// The first connection to a file creates the internal tables at layout version
+// 14 (the official core 0.5.x layout) or upgrades a file written by an older
+// official SDK (layout 9 to 13), then applies the schema. A file at a layout
+// this driver cannot use is refused with an error wrapping ErrLayout; it is
+// never changed silently.
+//
+// # Opening a file twice
+//
+// Several *sql.DB values in one process may open the same file: they share one
+// change hub (so a watcher on one sees writes made through another) and the
+// file's client id. Each applies its own schema when it first connects; the
+// last applied schema is the one the file has. An in-memory database
+// (":memory:") is private to each connection, as in SQLite; use a file, or
+// "file:name?mode=memory&cache=shared", to share one between connections.
+//
+// # SQL functions
+//
+// Every connection has the functions the official core registers for
+// applications and triggers: uuid(), gen_random_uuid(), powersync_diff,
+// powersync_json_merge, powersync_strip_subtype, powersync_client_id(),
+// powersync_in_sync_operation() and powersync_rs_version(), plus the helpers
+// the generated triggers use to record uploads (powersync_crud_entry,
+// powersync_tx_claim, powersync_tx_id, powersync_crud_kept).
+//
+// # Change notifications
+//
+// HubOf returns the database's Hub, which reports the tables each committed
+// transaction changed, after the commit has returned and never for a
+// rollback. Package hooks builds table-change listeners and live queries on it.
+package driver

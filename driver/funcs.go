@@ -1,0 +1,268 @@
+package driver
+
+import (
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/google/uuid"
+	"modernc.org/sqlite"
+)
+
+// coreVersion is what powersync_rs_version() reports: the official core
+// version whose local layout (internal schema version 14) this driver keeps.
+const coreVersion = "0.5.3/gosqlite"
+
+// connState is the per-connection state the SQL functions and the SQLite
+// hooks share. Functions and hooks run on the goroutine that is executing a
+// statement on the connection, and database/sql never uses one connection
+// from two goroutines at once, so the fields used only there need no lock.
+type connState struct {
+	file *fileState
+
+	// Transaction-scoped CRUD bookkeeping, reset by the commit and rollback
+	// hooks. txIDs[k] is the ps_tx id claimed for kind k (0: simple CRUD
+	// entries, 1: insert-only entries), 0 when none was claimed yet.
+	txIDs [2]int64
+	// lastKept reports whether the last powersync_crud_entry call produced an
+	// entry (false when an empty update was ignored).
+	lastKept bool
+
+	// inSync is set while the sync client applies downloaded data: CRUD
+	// capture is suppressed and powersync_in_sync_operation() returns 1.
+	inSync bool
+
+	// Change tracking: tables written in the open transaction, and tables of
+	// committed transactions not yet handed to the hub.
+	txTables  map[string]struct{}
+	committed map[string]struct{}
+
+	// Statement-scoped counters for RowsAffected through views.
+	dataWrites int64 // rows written to ps_data tables by triggers (depth 1)
+	crudWrites int64 // rows written to ps_crud by triggers (depth 1)
+}
+
+func (s *connState) endTx() {
+	s.txIDs = [2]int64{}
+	s.lastKept = false
+}
+
+// A slot is a private modernc driver whose SQL functions are bound to one
+// connection's state at a time. modernc registers functions for the life of
+// the program, so slots are pooled and reused: the number of registrations
+// is bounded by the largest number of connections open at once.
+type slot struct {
+	drv   *sqlite.Driver
+	state *connState // the connection currently using the slot
+}
+
+// slotPool guards the free list of slots.
+var slotPool struct {
+	mu   sync.Mutex
+	free []*slot
+}
+
+func acquireSlot(st *connState) (*slot, error) {
+	slotPool.mu.Lock()
+	if n := len(slotPool.free); n > 0 {
+		s := slotPool.free[n-1]
+		slotPool.free = slotPool.free[:n-1]
+		slotPool.mu.Unlock()
+		s.state = st
+		return s, nil
+	}
+	slotPool.mu.Unlock()
+	s := &slot{drv: &sqlite.Driver{}}
+	if err := s.register(); err != nil {
+		return nil, err
+	}
+	s.state = st
+	return s, nil
+}
+
+func releaseSlot(s *slot) {
+	s.state = nil
+	slotPool.mu.Lock()
+	slotPool.free = append(slotPool.free, s)
+	slotPool.mu.Unlock()
+}
+
+type scalarFn = func(ctx *sqlite.FunctionContext, args []driver.Value) (driver.Value, error)
+
+func (s *slot) register() error {
+	type fn struct {
+		name          string
+		nArgs         int32
+		deterministic bool
+		impl          scalarFn
+	}
+	fns := []fn{
+		{"uuid", 0, false, fnUUID},
+		{"gen_random_uuid", 0, false, fnUUID},
+		{"powersync_rs_version", 0, true, func(*sqlite.FunctionContext, []driver.Value) (driver.Value, error) {
+			return coreVersion, nil
+		}},
+		{"powersync_diff", 2, true, fnDiff},
+		{"powersync_json_merge", -1, true, fnJSONMerge},
+		{"powersync_strip_subtype", 1, true, func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+			return args[0], nil
+		}},
+		{"powersync_client_id", 0, false, func(*sqlite.FunctionContext, []driver.Value) (driver.Value, error) {
+			if id := s.state.file.clientID(); id != "" {
+				return id, nil
+			}
+			return nil, errors.New("powersync_client_id: No client_id found in ps_kv")
+		}},
+		{"powersync_in_sync_operation", 0, false, func(*sqlite.FunctionContext, []driver.Value) (driver.Value, error) {
+			if s.state.inSync {
+				return int64(1), nil
+			}
+			return int64(0), nil
+		}},
+		{"powersync_tx_claim", 2, false, s.fnTxClaim},
+		{"powersync_tx_id", 1, false, s.fnTxID},
+		{"powersync_crud_entry", 7, false, s.fnCrudEntry},
+		{"powersync_crud_kept", 0, false, func(*sqlite.FunctionContext, []driver.Value) (driver.Value, error) {
+			if s.state.lastKept {
+				return int64(1), nil
+			}
+			return int64(0), nil
+		}},
+	}
+	for _, f := range fns {
+		err := s.drv.RegisterFunction(f.name, &sqlite.FunctionImpl{
+			NArgs:         f.nArgs,
+			Deterministic: f.deterministic,
+			Scalar:        f.impl,
+		})
+		if err != nil {
+			return fmt.Errorf("powersync: register %s: %w", f.name, err)
+		}
+	}
+	return nil
+}
+
+func fnUUID(*sqlite.FunctionContext, []driver.Value) (driver.Value, error) {
+	u, err := uuid.NewRandom()
+	if err != nil {
+		return nil, err
+	}
+	return u.String(), nil
+}
+
+func fnDiff(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+	a, aok := textArg(args[0])
+	b, bok := textArg(args[1])
+	if !aok || !bok {
+		return nil, errors.New("powersync_diff: expected two JSON objects")
+	}
+	out, err := powersyncDiff(a, b)
+	if err != nil {
+		return nil, fmt.Errorf("powersync_diff: %w", err)
+	}
+	return out, nil
+}
+
+func fnJSONMerge(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+	texts := make([]string, len(args))
+	for i, a := range args {
+		t, ok := textArg(a)
+		if !ok {
+			return nil, errors.New("powersync_json_merge: Expected json object")
+		}
+		texts[i] = t
+	}
+	out, err := jsonMerge(texts)
+	if err != nil {
+		return nil, fmt.Errorf("powersync_json_merge: %w", err)
+	}
+	return out, nil
+}
+
+// fnTxClaim implements powersync_tx_claim(kind, next_tx): the first call of a
+// kind in a transaction records next_tx as that transaction's id and returns
+// 1, telling the trigger to advance ps_tx.next_tx.
+func (s *slot) fnTxClaim(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+	k, err := kindArg(args[0])
+	if err != nil {
+		return nil, err
+	}
+	if s.state.txIDs[k] != 0 {
+		return int64(0), nil
+	}
+	next, ok := args[1].(int64)
+	if !ok {
+		return nil, errors.New("powersync_tx_claim: ps_tx.next_tx is not an integer")
+	}
+	s.state.txIDs[k] = next
+	return int64(1), nil
+}
+
+func (s *slot) fnTxID(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+	k, err := kindArg(args[0])
+	if err != nil {
+		return nil, err
+	}
+	if id := s.state.txIDs[k]; id != 0 {
+		return id, nil
+	}
+	return nil, errors.New("powersync_tx_id: no transaction id claimed")
+}
+
+func kindArg(v driver.Value) (int, error) {
+	k, ok := v.(int64)
+	if !ok || k < 0 || k > 1 {
+		return 0, errors.New("powersync: transaction kind must be 0 or 1")
+	}
+	return int(k), nil
+}
+
+// fnCrudEntry implements powersync_crud_entry(op, id, type, data, old,
+// metadata, options). It returns NULL (and records that nothing was kept) for
+// an empty PATCH of a table that ignores empty updates, and while the
+// connection applies synced data.
+func (s *slot) fnCrudEntry(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+	st := s.state
+	st.lastKept = false
+	if st.inSync {
+		return nil, nil
+	}
+	op, _ := textArg(args[0])
+	id, _ := textArg(args[1])
+	typ, _ := textArg(args[2])
+	data := optText(args[3])
+	if flags, _ := args[6].(int64); flags&ignoreEmptyUpdateFlag != 0 && op == "PATCH" && data != nil && *data == "{}" {
+		return nil, nil
+	}
+	st.lastKept = true
+	return crudEntry(op, id, typ, data, optText(args[4]), optText(args[5])), nil
+}
+
+// ignoreEmptyUpdateFlag is the IGNORE_EMPTY_UPDATE bit of a table's options.
+const ignoreEmptyUpdateFlag = 16
+
+func textArg(v driver.Value) (string, bool) {
+	switch x := v.(type) {
+	case string:
+		return x, true
+	case []byte:
+		return string(x), true
+	case int64, float64:
+		return fmt.Sprint(x), true
+	}
+	return "", false
+}
+
+func optText(v driver.Value) *string {
+	if s, ok := v.(string); ok {
+		return &s
+	}
+	return nil
+}
+
+// isDataTable reports whether a SQLite table holds the rows of a schema table.
+func isDataTable(name string) bool {
+	return strings.HasPrefix(name, "ps_data__") || strings.HasPrefix(name, "ps_data_local__")
+}
