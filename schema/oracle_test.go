@@ -2,84 +2,16 @@ package schema_test
 
 import (
 	"bytes"
-	"flag"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
+	"github.com/gopowersync/powersync/internal/oracletest"
 	"github.com/gopowersync/powersync/schema"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/oracle (runs the oracle)")
-
-// oraclePath locates oracle.sh: $POWERSYNC_ORACLE, else
-// <repo root>/../shared/oracle/oracle.sh. It returns "" if there is none.
-func oraclePath(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("POWERSYNC_ORACLE"); p != "" {
-		return p
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			p := filepath.Join(dir, "..", "shared", "oracle", "oracle.sh")
-			if _, err := os.Stat(p); err == nil {
-				return p
-			}
-			return ""
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return ""
-		}
-		dir = parent
-	}
-}
-
-var (
-	oracleOnce sync.Once
-	oracleErr  error
-)
-
-// requireOracle returns the path of a set-up oracle.sh. Without one the
-// test is skipped, or fails when CI=true.
-func requireOracle(t *testing.T) string {
-	t.Helper()
-	p := oraclePath(t)
-	if p == "" {
-		oracleErr = os.ErrNotExist
-	} else {
-		oracleOnce.Do(func() {
-			out, err := exec.Command(p, "setup").CombinedOutput()
-			if err != nil {
-				oracleErr = &oracleSetupError{err: err, out: out}
-			}
-		})
-	}
-	if oracleErr != nil {
-		msg := "oracle unavailable (set POWERSYNC_ORACLE to oracle.sh): " + oracleErr.Error()
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	return p
-}
-
-type oracleSetupError struct {
-	err error
-	out []byte
-}
-
-func (e *oracleSetupError) Error() string { return "oracle.sh setup: " + e.err.Error() + "\n" + string(e.out) }
 
 // masterEntry is one sqlite_master entry printed by `oracle.sh schema`.
 type masterEntry struct {
@@ -152,7 +84,7 @@ func TestOracleGolden(t *testing.T) {
 			js = append(js, '\n')
 			jsonPath := filepath.Join("testdata", "oracle", c.name+".json")
 			txtPath := filepath.Join("testdata", "oracle", c.name+".txt")
-			if *update {
+			if oracletest.Updating() {
 				if err := os.WriteFile(jsonPath, js, 0o644); err != nil {
 					t.Fatal(err)
 				}
@@ -180,10 +112,10 @@ func TestOracleGolden(t *testing.T) {
 // TestOracleLive runs the oracle on the golden JSON files and checks that
 // its output is still the recorded one.
 func TestOracleLive(t *testing.T) {
-	if *update {
+	if oracletest.Updating() {
 		t.Skip("golden files are being rewritten")
 	}
-	requireOracle(t)
+	oracletest.Require(t)
 	for _, c := range oracleCases() {
 		t.Run(c.name, func(t *testing.T) {
 			jsonPath := filepath.Join("testdata", "oracle", c.name+".json")
@@ -201,15 +133,11 @@ func TestOracleLive(t *testing.T) {
 
 func runOracleSchema(t *testing.T, jsonPath string) []byte {
 	t.Helper()
-	o := requireOracle(t)
-	cmd := exec.CommandContext(t.Context(), o, "schema", jsonPath, "--schema-only")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("oracle.sh schema %s: %v\n%s", jsonPath, err, stderr.Bytes())
+	r := oracletest.Command(t, "schema", jsonPath, "--schema-only")
+	if r.ExitCode != 0 {
+		t.Fatalf("oracle.sh schema %s: exit %d\n%s", jsonPath, r.ExitCode, r.Stderr)
 	}
-	return out
+	return []byte(r.Stdout)
 }
 
 var triggerEvent = regexp.MustCompile(`INSTEAD OF (INSERT|UPDATE|DELETE) ON`)
