@@ -1,0 +1,219 @@
+package sync
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	gosync "sync"
+	"time"
+)
+
+// Credentials tell the [Syncer] where the PowerSync Service is and how to
+// authenticate with it.
+//
+// The token is secret: [Credentials.String], [Credentials.GoString] and
+// [Credentials.LogValue] redact it, and the syncer never puts it in logs,
+// errors or [Status].
+type Credentials struct {
+	// Endpoint is the PowerSync Service URL, e.g.
+	// "https://xyz.powersync.journeyapps.com". Trailing slashes are ignored.
+	Endpoint string
+	// Token is the JWT sent as "Authorization: Token <Token>".
+	Token string
+	// ExpiresAt is when the token expires, if known. The syncer fetches new
+	// credentials shortly before that time. Zero means unknown; the service
+	// then tells the syncer when the token is about to expire.
+	ExpiresAt time.Time
+}
+
+// String returns the credentials with the token redacted.
+func (c Credentials) String() string {
+	s := "Credentials{Endpoint: " + c.Endpoint + ", Token: " + redact(c.Token)
+	if !c.ExpiresAt.IsZero() {
+		s += ", ExpiresAt: " + c.ExpiresAt.Format(time.RFC3339)
+	}
+	return s + "}"
+}
+
+// GoString returns the credentials with the token redacted, for %#v.
+func (c Credentials) GoString() string {
+	return fmt.Sprintf("pssync.Credentials{Endpoint:%q, Token:%q, ExpiresAt:%#v}", c.Endpoint, redact(c.Token), c.ExpiresAt)
+}
+
+// LogValue implements [slog.LogValuer] with the token redacted.
+func (c Credentials) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("endpoint", c.Endpoint), slog.String("token", redact(c.Token)), slog.Time("expires_at", c.ExpiresAt))
+}
+
+func redact(token string) string {
+	if token == "" {
+		return ""
+	}
+	return "[redacted]"
+}
+
+func (c *Credentials) endpoint(path string) string {
+	return strings.TrimRight(c.Endpoint, "/") + path
+}
+
+// Connector is what the application provides to the [Syncer]: credentials
+// for the PowerSync Service and the upload of local changes to the
+// application's own backend.
+//
+// Both methods are called from the syncer's goroutines, never concurrently
+// with themselves. Errors are recorded in [Status] and retried after the retry
+// delay; a panic in either method is recovered and treated as an error.
+type Connector interface {
+	// FetchCredentials returns credentials for the PowerSync Service.
+	// Returning nil, nil means the user is signed out; the syncer records
+	// [ErrNoCredentials] and tries again after the retry delay.
+	FetchCredentials(ctx context.Context) (*Credentials, error)
+
+	// UploadData uploads queued local changes to the application's backend.
+	// It reads them with [GetCrudBatch], [NextCrudTransaction] or
+	// [CrudTransactions] and removes them from the queue with Complete once
+	// the backend accepted them. It is called again while entries remain.
+	// Return a [*PermanentError] (see [Permanent]) for entries the backend can
+	// never accept, or use the Reject methods of the batch or transaction.
+	UploadData(ctx context.Context, db *sql.DB) error
+}
+
+// ConnectorFuncs adapts two functions to the [Connector] interface.
+// A nil UploadFunc uploads nothing (the queue is left as it is).
+type ConnectorFuncs struct {
+	FetchCredentialsFunc func(ctx context.Context) (*Credentials, error)
+	UploadDataFunc       func(ctx context.Context, db *sql.DB) error
+}
+
+// FetchCredentials calls FetchCredentialsFunc.
+func (f ConnectorFuncs) FetchCredentials(ctx context.Context) (*Credentials, error) {
+	if f.FetchCredentialsFunc == nil {
+		return nil, nil
+	}
+	return f.FetchCredentialsFunc(ctx)
+}
+
+// UploadData calls UploadDataFunc.
+func (f ConnectorFuncs) UploadData(ctx context.Context, db *sql.DB) error {
+	if f.UploadDataFunc == nil {
+		return nil
+	}
+	return f.UploadDataFunc(ctx, db)
+}
+
+// credentialRefreshMargin is how long before ExpiresAt cached credentials
+// are refreshed; it matches the service's prefetch warning (30 s).
+const credentialRefreshMargin = 30 * time.Second
+
+// credentialCache caches the connector's credentials. A fetch happens when
+// there are none, when they were invalidated (401 or expired token), or when
+// ExpiresAt is close; a credential that was just fetched is always used once,
+// so a connector handing out short-lived tokens cannot cause a fetch loop.
+type credentialCache struct {
+	connector Connector
+	now       func() time.Time
+
+	mu         gosync.Mutex // guards the fields below
+	cur        *Credentials
+	used       bool // cur was handed out at least once
+	invalid    bool
+	prefetched *Credentials // the credential a prefetch was done for
+}
+
+// get returns the cached credentials or fetches new ones.
+func (c *credentialCache) get(ctx context.Context) (*Credentials, error) {
+	c.mu.Lock()
+	cur := c.cur
+	stale := cur == nil || c.invalid
+	if !stale && !cur.ExpiresAt.IsZero() && c.used && cur.ExpiresAt.Sub(c.now()) < credentialRefreshMargin {
+		stale = true
+	}
+	if !stale {
+		c.used = true
+		c.mu.Unlock()
+		return cur, nil
+	}
+	c.mu.Unlock()
+	return c.fetch(ctx, true)
+}
+
+// fetch calls the connector and caches the result. handOut says whether the
+// caller uses the credentials now; credentials fetched ahead of time are
+// handed out once by get without checking their expiry margin.
+func (c *credentialCache) fetch(ctx context.Context, handOut bool) (*Credentials, error) {
+	creds, err := callFetch(ctx, c.connector)
+	if err != nil {
+		return nil, fmt.Errorf("powersync: fetch credentials: %w", err)
+	}
+	if creds == nil {
+		return nil, ErrNoCredentials
+	}
+	if creds.Endpoint == "" {
+		return nil, errors.New("powersync: fetch credentials: empty endpoint")
+	}
+	cp := *creds
+	c.mu.Lock()
+	c.cur, c.used, c.invalid = &cp, handOut, false
+	c.mu.Unlock()
+	return &cp, nil
+}
+
+// invalidate makes the next get fetch new credentials.
+func (c *credentialCache) invalidate() {
+	c.mu.Lock()
+	c.invalid = true
+	c.mu.Unlock()
+}
+
+// prefetch fetches new credentials ahead of expiry. It reports false (and
+// does nothing) if a prefetch was already done for the current credentials,
+// so a service repeating its warning does not make the syncer fetch in a loop.
+func (c *credentialCache) prefetch(ctx context.Context) (bool, error) {
+	c.mu.Lock()
+	if c.cur != nil && c.prefetched == c.cur {
+		c.mu.Unlock()
+		return false, nil
+	}
+	c.mu.Unlock()
+	creds, err := c.fetch(ctx, false)
+	if err != nil {
+		return false, err
+	}
+	c.mu.Lock()
+	if c.cur == creds {
+		c.prefetched = creds
+	}
+	c.mu.Unlock()
+	return true, nil
+}
+
+// cached returns the current credentials without fetching (nil if none).
+func (c *credentialCache) cached() *Credentials {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.invalid {
+		return nil
+	}
+	return c.cur
+}
+
+func callFetch(ctx context.Context, c Connector) (creds *Credentials, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			creds, err = nil, fmt.Errorf("powersync: FetchCredentials panicked: %v", r)
+		}
+	}()
+	return c.FetchCredentials(ctx)
+}
+
+func callUpload(ctx context.Context, c Connector, db *sql.DB) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("powersync: UploadData panicked: %v", r)
+		}
+	}()
+	return c.UploadData(ctx, db)
+}

@@ -1,0 +1,480 @@
+package sync
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strings"
+	"time"
+)
+
+const (
+	contentNDJSON = "application/x-ndjson"
+	contentBSON   = "application/vnd.powersync.bson-stream"
+)
+
+// errStreamIdle ends a connection on which nothing arrived for too long.
+var errStreamIdle = errors.New("powersync: sync stream idle for too long")
+
+// downloadLoop runs sync iterations until ctx ends, waiting the retry delay
+// after every failed or closed iteration unless the state machine asked for
+// an immediate restart (client-algorithms.md §9).
+func (s *Syncer) downloadLoop(ctx context.Context, sess *session) {
+	for ctx.Err() == nil {
+		immediate, err := s.iteration(ctx, sess)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			s.log.Warn("powersync: sync connection failed", "error", err)
+			s.bus.update(func(core *coreStatus, sdk *sdkStatus) {
+				sdk.downloadError = err
+				core.Connected, core.Connecting, core.Downloading = false, false, nil
+			})
+		}
+		if immediate && err == nil {
+			continue
+		}
+		s.bus.update(func(core *coreStatus, _ *sdkStatus) {
+			core.Connected, core.Connecting, core.Downloading = false, false, nil
+		})
+		if s.o.sleep(ctx, s.o.jitter(s.o.retryDelay)) != nil {
+			return
+		}
+	}
+}
+
+// startRequest builds the start payload from the options and the streams
+// the app currently holds.
+func (s *Syncer) startRequest() startRequest {
+	return startRequest{
+		Parameters:      s.o.params,
+		IncludeDefaults: s.o.includeDefaults,
+		ActiveStreams:   s.activeStreams(),
+		AppMetadata:     s.o.appMetadata,
+		CheckpointMode:  s.o.mode,
+	}
+}
+
+// iteration is one sync connection: start the state machine, open the
+// stream, feed it every line and local event, and stop the state machine.
+// It reports whether the next connection should start at once.
+func (s *Syncer) iteration(ctx context.Context, sess *session) (immediate bool, err error) {
+	sess.takeEvents() // events from before this iteration are moot
+	instrs, err := s.eng.Start(ctx, s.startRequest())
+	if err != nil {
+		return false, fmt.Errorf("powersync: start sync: %w", err)
+	}
+	var est *insEstablish
+	for _, in := range instrs {
+		switch in := in.(type) {
+		case insEstablish:
+			est = &in
+		case insClose:
+			s.handle(ctx, sess, instrs)
+			return false, nil
+		}
+	}
+	s.handle(ctx, sess, instrs)
+	if est == nil {
+		return false, nil
+	}
+	defer func() {
+		// Stop the state machine even when ctx is cancelled, and show its
+		// final (disconnected) status.
+		stop, serr := s.eng.Stop(context.WithoutCancel(ctx))
+		if serr != nil {
+			s.log.Warn("powersync: stop sync", "error", serr)
+		}
+		s.handleStatusOnly(stop)
+		if sess.cr != nil {
+			sess.cr.reset()
+		}
+	}()
+
+	resp, err := s.openStream(ctx, est.Request)
+	if err != nil {
+		return false, err
+	}
+	defer resp.Body.Close()
+	if est.CheckpointRequest != nil && sess.cr != nil {
+		cr := *est.CheckpointRequest
+		sess.wg.Add(1)
+		go func() {
+			defer sess.wg.Done()
+			if err := s.seedCheckpointRequests(ctx, sess, cr); err != nil && ctx.Err() == nil {
+				sess.fail(err)
+			}
+		}()
+	}
+
+	if c, done := s.step(ctx, sess, s.eng.ConnectionEstablished); done {
+		return c.immediate, c.err
+	}
+
+	lines, stopReader := s.readLines(resp)
+	defer stopReader()
+
+	var idle <-chan time.Time
+	var idleTimer *time.Timer
+	if s.o.idleTimeout > 0 {
+		idleTimer = time.NewTimer(s.o.idleTimeout)
+		defer idleTimer.Stop()
+		idle = idleTimer.C
+	}
+	first := true
+	for {
+		select {
+		case <-ctx.Done():
+			return false, ctx.Err()
+		case <-idle:
+			return false, errStreamIdle
+		case l := <-lines:
+			if idleTimer != nil {
+				idleTimer.Reset(s.o.idleTimeout)
+			}
+			if l.err != nil {
+				c, _ := s.step(ctx, sess, s.eng.ConnectionEnd)
+				if c.err != nil {
+					return false, c.err
+				}
+				if errors.Is(l.err, io.EOF) {
+					return c.immediate, nil
+				}
+				return false, fmt.Errorf("powersync: read sync stream: %w", l.err)
+			}
+			feed := s.eng.LineText
+			if l.binary {
+				feed = s.eng.LineBinary
+			}
+			c, done := s.step(ctx, sess, func(ctx context.Context) ([]instruction, error) { return feed(ctx, l.data) })
+			if first {
+				first = false
+				sess.kickUpload() // upload offline writes on every (re)connect
+			}
+			if done {
+				return c.immediate, c.err
+			}
+		case <-sess.evNotify:
+			upload, token, subs, failure := sess.takeEvents()
+			if failure != nil {
+				return false, failure
+			}
+			if token {
+				if c, done := s.step(ctx, sess, s.eng.RefreshedToken); done {
+					return c.immediate, c.err
+				}
+			}
+			if subs {
+				active := s.activeStreams()
+				if c, done := s.step(ctx, sess, func(ctx context.Context) ([]instruction, error) {
+					return s.eng.UpdateSubscriptions(ctx, active)
+				}); done {
+					return c.immediate, c.err
+				}
+			}
+			if upload {
+				if c, done := s.step(ctx, sess, s.eng.CompletedUpload); done {
+					return c.immediate, c.err
+				}
+			}
+		}
+	}
+}
+
+type closeResult struct {
+	immediate bool
+	err       error
+}
+
+// step runs one state machine call and acts on its instructions. done is
+// true when the iteration must end.
+func (s *Syncer) step(ctx context.Context, sess *session, call func(context.Context) ([]instruction, error)) (closeResult, bool) {
+	instrs, err := call(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return closeResult{err: ctx.Err()}, true
+		}
+		return closeResult{err: fmt.Errorf("powersync: sync: %w", err)}, true
+	}
+	for _, in := range instrs {
+		if _, ok := in.(insEstablish); ok {
+			s.log.Warn("powersync: unexpected request to open a sync stream during a connection")
+		}
+	}
+	if c := s.handle(ctx, sess, instrs); c != nil {
+		return closeResult{immediate: c.HideDisconnect}, true
+	}
+	return closeResult{}, false
+}
+
+// handle acts on instructions and returns the CloseSyncStream instruction,
+// if any.
+func (s *Syncer) handle(ctx context.Context, sess *session, instrs []instruction) *insClose {
+	var closing *insClose
+	for _, in := range instrs {
+		switch in := in.(type) {
+		case insLog:
+			level := slog.LevelDebug
+			switch in.Severity {
+			case "INFO":
+				level = slog.LevelInfo
+			case "WARNING":
+				level = slog.LevelWarn
+			}
+			s.log.Log(ctx, level, in.Line)
+		case insStatus:
+			st := in.Status
+			s.bus.update(func(core *coreStatus, _ *sdkStatus) { *core = st })
+			if sess.cr != nil && st.AppliedID != nil {
+				sess.cr.applied(*st.AppliedID)
+			}
+		case insFetchCredentials:
+			if in.DidExpire {
+				s.creds.invalidate()
+				continue
+			}
+			sess.wg.Add(1)
+			go func() {
+				defer sess.wg.Done()
+				ok, err := s.creds.prefetch(ctx)
+				if err != nil {
+					s.log.Warn("powersync: prefetch credentials", "error", err)
+					return
+				}
+				if ok {
+					sess.post(func() { sess.evToken = true })
+				}
+			}()
+		case insDidCompleteSync:
+			s.bus.update(func(_ *coreStatus, sdk *sdkStatus) { sdk.downloadError = nil })
+			if sess.cr != nil && in.AppliedCheckpointRequestID != "" {
+				sess.cr.applied(in.AppliedCheckpointRequestID)
+			}
+		case insClose:
+			c := in
+			closing = &c
+		}
+	}
+	return closing
+}
+
+// handleStatusOnly applies status and log instructions (used after stop).
+func (s *Syncer) handleStatusOnly(instrs []instruction) {
+	for _, in := range instrs {
+		switch in := in.(type) {
+		case insStatus:
+			st := in.Status
+			s.bus.update(func(core *coreStatus, _ *sdkStatus) { *core = st })
+		case insLog:
+			s.log.Debug(in.Line)
+		}
+	}
+}
+
+// openStream posts the sync request and returns the streaming response.
+func (s *Syncer) openStream(ctx context.Context, body json.RawMessage) (*http.Response, error) {
+	const op = "POST /sync/stream"
+	creds, err := s.creds.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, creds.endpoint("/sync/stream"), bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("powersync: %s: %w", op, err)
+	}
+	s.setHeaders(req, creds)
+	req.Header.Set("Content-Type", "application/json")
+	if s.o.bson {
+		req.Header.Set("Accept", contentBSON+";q=0.9,"+contentNDJSON+";q=0.8")
+	} else {
+		req.Header.Set("Accept", contentNDJSON)
+	}
+	resp, err := s.o.httpClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("powersync: %s: %w", op, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		defer resp.Body.Close()
+		herr := readHTTPError(op, resp)
+		if herr.Unauthorized() {
+			s.creds.invalidate()
+		}
+		return nil, herr
+	}
+	return resp, nil
+}
+
+func (s *Syncer) setHeaders(req *http.Request, creds *Credentials) {
+	req.Header.Set("Authorization", "Token "+creds.Token)
+	req.Header.Set("User-Agent", s.o.userAgent)
+	req.Header.Set("X-User-Agent", s.o.userAgent)
+}
+
+// readHTTPError builds an HTTPError from a failed response, using the
+// service's error envelope when there is one.
+func readHTTPError(op string, resp *http.Response) *HTTPError {
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	herr := &HTTPError{Op: op, StatusCode: resp.StatusCode}
+	var env struct {
+		Error struct {
+			Code        string `json:"code"`
+			Description string `json:"description"`
+			Details     string `json:"details"`
+		} `json:"error"`
+	}
+	if json.Unmarshal(body, &env) == nil && (env.Error.Code != "" || env.Error.Description != "") {
+		herr.Code, herr.Message = env.Error.Code, env.Error.Description
+		if env.Error.Details != "" {
+			herr.Message += " (" + env.Error.Details + ")"
+		}
+	} else {
+		herr.Message = strings.TrimSpace(string(body))
+	}
+	return herr
+}
+
+type lineMsg struct {
+	data   []byte
+	binary bool
+	err    error
+}
+
+// readLines reads the response body on its own goroutine, one NDJSON line
+// or BSON document at a time, and hands each to the returned channel (one in
+// flight, so memory does not grow with the stream). The stop function
+// closes the body and waits for the goroutine.
+func (s *Syncer) readLines(resp *http.Response) (<-chan lineMsg, func()) {
+	ch := make(chan lineMsg)
+	quit := make(chan struct{})
+	done := make(chan struct{})
+	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	binary := mt == contentBSON
+	br := bufio.NewReaderSize(resp.Body, 64<<10)
+	go func() {
+		defer close(done)
+		for {
+			var msg lineMsg
+			if binary {
+				msg.data, msg.err = readBSONDocument(br, s.o.maxLineSize)
+				msg.binary = true
+			} else {
+				msg.data, msg.err = readLine(br, s.o.maxLineSize)
+			}
+			select {
+			case ch <- msg:
+			case <-quit:
+				return
+			}
+			if msg.err != nil {
+				return
+			}
+		}
+	}()
+	return ch, func() {
+		close(quit)
+		resp.Body.Close()
+		<-done
+	}
+}
+
+// readLine returns the next non-empty line (without the line end), or an
+// error (io.EOF at the end of the stream).
+func readLine(br *bufio.Reader, max int) ([]byte, error) {
+	var buf []byte
+	for {
+		frag, err := br.ReadSlice('\n')
+		if len(buf)+len(frag) > max+2 {
+			return nil, fmt.Errorf("powersync: sync line longer than %d bytes", max)
+		}
+		buf = append(buf, frag...)
+		switch {
+		case err == nil:
+			line := bytes.TrimSpace(buf)
+			if len(line) == 0 {
+				buf = buf[:0]
+				continue
+			}
+			return line, nil
+		case errors.Is(err, bufio.ErrBufferFull):
+			continue
+		case errors.Is(err, io.EOF):
+			if line := bytes.TrimSpace(buf); len(line) > 0 {
+				return line, nil
+			}
+			return nil, io.EOF
+		default:
+			return nil, err
+		}
+	}
+}
+
+// readBSONDocument returns the next BSON document of the stream (each starts
+// with its little-endian int32 length, which includes the 4 length bytes).
+func readBSONDocument(br *bufio.Reader, max int) ([]byte, error) {
+	var hdr [4]byte
+	if _, err := io.ReadFull(br, hdr[:]); err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, fmt.Errorf("powersync: sync stream ended inside a BSON document: %w", err)
+		}
+		return nil, err
+	}
+	n := int64(int32(binary.LittleEndian.Uint32(hdr[:])))
+	if n < 5 {
+		return nil, fmt.Errorf("powersync: invalid BSON document length %d", n)
+	}
+	if n > int64(max) {
+		return nil, fmt.Errorf("powersync: BSON document longer than %d bytes", max)
+	}
+	doc := make([]byte, n)
+	copy(doc, hdr[:])
+	if _, err := io.ReadFull(br, doc[4:]); err != nil {
+		return nil, fmt.Errorf("powersync: sync stream ended inside a BSON document: %w", noEOF(err))
+	}
+	return doc, nil
+}
+
+func noEOF(err error) error {
+	if errors.Is(err, io.EOF) {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// post records a local event for the running iteration.
+func (sess *session) post(f func()) {
+	sess.evMu.Lock()
+	f()
+	sess.evMu.Unlock()
+	select {
+	case sess.evNotify <- struct{}{}:
+	default:
+	}
+}
+
+// fail ends the running iteration with err.
+func (sess *session) fail(err error) { sess.post(func() { sess.evFailure = err }) }
+
+// takeEvents returns and clears the pending local events.
+func (sess *session) takeEvents() (upload, token, subs bool, failure error) {
+	sess.evMu.Lock()
+	defer sess.evMu.Unlock()
+	upload, token, subs, failure = sess.evUpload, sess.evToken, sess.evSubs, sess.evFailure
+	sess.evUpload, sess.evToken, sess.evSubs, sess.evFailure = false, false, false, nil
+	return
+}
+
+func (sess *session) kickUpload() {
+	select {
+	case sess.uploadKick <- struct{}{}:
+	default:
+	}
+}

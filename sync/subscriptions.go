@@ -1,0 +1,273 @@
+package sync
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	gosync "sync"
+	"time"
+)
+
+// DefaultSubscriptionTTL is how long a stream subscription outlives the
+// last handle that holds it.
+const DefaultSubscriptionTTL = 24 * time.Hour
+
+// SubscribeOption configures [Syncer.Subscribe].
+type SubscribeOption func(*subscribeOptions)
+
+type subscribeOptions struct {
+	ttl      time.Duration
+	priority *int
+}
+
+// SubscriptionTTL sets how long the service keeps syncing the stream after
+// the subscription is no longer held (default 24 h).
+func SubscriptionTTL(d time.Duration) SubscribeOption {
+	return func(o *subscribeOptions) {
+		if d > 0 {
+			o.ttl = d
+		}
+	}
+}
+
+// SubscriptionPriority overrides the priority of the stream's buckets
+// (0 highest to 3).
+func SubscriptionPriority(p int) SubscribeOption {
+	return func(o *subscribeOptions) { o.priority = &p }
+}
+
+// heldStream counts the handles holding one stream subscription.
+type heldStream struct {
+	key  streamKey
+	refs int
+}
+
+// Subscription is a handle on a sync stream subscription from
+// [Syncer.Subscribe]. While held, the stream is synced and its TTL extended;
+// after [Subscription.Unsubscribe] of the last handle the stream keeps
+// syncing until the TTL runs out.
+type Subscription struct {
+	s      *Syncer
+	name   string
+	params string
+	once   gosync.Once
+}
+
+// Subscribe subscribes to the sync stream name with params (any value that
+// encodes to a JSON object, or nil). The subscription is stored in the
+// database, so it survives restarts until its TTL expires, and a running
+// connection picks it up at once.
+func (s *Syncer) Subscribe(ctx context.Context, name string, params any, opts ...SubscribeOption) (*Subscription, error) {
+	if name == "" {
+		return nil, errors.New("powersync: subscribe: empty stream name")
+	}
+	o := subscribeOptions{ttl: DefaultSubscriptionTTL}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	p, err := canonicalParams(params)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		return nil, ErrClosed
+	}
+	ttl := int64(o.ttl / time.Second)
+	if ttl <= 0 {
+		ttl = 1
+	}
+	var prio any
+	if o.priority != nil {
+		prio = *o.priority
+	}
+	expires := s.o.now().UnixMicro() + ttl*1_000_000
+	err = inWriteTx(ctx, s.db, "subscribe to stream", func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO ps_stream_subscriptions(stream_name, local_priority, local_params, ttl, expires_at)
+VALUES (?1, ?2, ?3, ?4, ?5)
+ON CONFLICT (stream_name, local_params) DO UPDATE SET
+  local_priority = min(coalesce(excluded.local_priority, local_priority), local_priority),
+  ttl = excluded.ttl, expires_at = excluded.expires_at`, name, prio, p, ttl, expires)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	key := name + "\x00" + p
+	s.mu.Lock()
+	h := s.streams[key]
+	if h == nil {
+		h = &heldStream{key: streamKey{Name: name, Params: json.RawMessage(p)}}
+		s.streams[key] = h
+	}
+	h.refs++
+	added := h.refs == 1
+	sess := s.sess
+	s.mu.Unlock()
+	if added && sess != nil {
+		sess.post(func() { sess.evSubs = true })
+	}
+	return &Subscription{s: s, name: name, params: p}, nil
+}
+
+// Name returns the stream name.
+func (sub *Subscription) Name() string { return sub.name }
+
+// Parameters returns the subscription parameters as JSON.
+func (sub *Subscription) Parameters() json.RawMessage { return json.RawMessage(sub.params) }
+
+// Unsubscribe releases the handle. The stream keeps syncing until its TTL
+// expires unless another handle holds it. Calling it again does nothing.
+func (sub *Subscription) Unsubscribe() {
+	sub.once.Do(func() {
+		s := sub.s
+		key := sub.name + "\x00" + sub.params
+		s.mu.Lock()
+		h := s.streams[key]
+		removed := false
+		if h != nil {
+			h.refs--
+			if h.refs <= 0 {
+				delete(s.streams, key)
+				removed = true
+			}
+		}
+		sess := s.sess
+		s.mu.Unlock()
+		if removed && sess != nil {
+			sess.post(func() { sess.evSubs = true })
+		}
+	})
+}
+
+// Status returns the subscription's current status, and whether the
+// syncer knows about it yet.
+func (sub *Subscription) Status() (StreamStatus, bool) {
+	return sub.s.Status().ForStream(sub.name, json.RawMessage(sub.params))
+}
+
+// WaitForFirstSync waits until the stream's data has been synced at least
+// once.
+func (sub *Subscription) WaitForFirstSync(ctx context.Context) error {
+	_, err := sub.s.bus.wait(ctx, func(st Status) bool {
+		ss, ok := st.ForStream(sub.name, json.RawMessage(sub.params))
+		return ok && ss.HasSynced()
+	})
+	return err
+}
+
+// UnsubscribeAll removes the explicit subscription to the stream name with
+// params, whatever its TTL: the next connection no longer requests it.
+func (s *Syncer) UnsubscribeAll(ctx context.Context, name string, params any) error {
+	p, err := canonicalParams(params)
+	if err != nil {
+		return err
+	}
+	err = inWriteTx(ctx, s.db, "unsubscribe from stream", func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE ps_stream_subscriptions SET ttl = NULL WHERE stream_name = ? AND local_params = ?`, name, p)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	sess := s.sess
+	s.mu.Unlock()
+	if sess != nil {
+		sess.post(func() { sess.evSubs = true })
+	}
+	return nil
+}
+
+// activeStreams returns the streams the app currently holds, sorted.
+func (s *Syncer) activeStreams() []streamKey {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]streamKey, 0, len(s.streams))
+	for _, h := range s.streams {
+		out = append(out, h.key)
+	}
+	slices.SortFunc(out, func(a, b streamKey) int {
+		if c := strings.Compare(a.Name, b.Name); c != 0 {
+			return c
+		}
+		return strings.Compare(string(a.Params), string(b.Params))
+	})
+	return out
+}
+
+// reloadOfflineStatus sets the core status from what the database
+// remembers (powersync_offline_sync_status).
+func (s *Syncer) reloadOfflineStatus(ctx context.Context) error {
+	st, err := offlineStatus(ctx, s.db)
+	if err != nil {
+		return err
+	}
+	s.bus.update(func(core *coreStatus, _ *sdkStatus) {
+		st.Connected, st.Connecting = core.Connected, core.Connecting
+		*core = st
+	})
+	return nil
+}
+
+func offlineStatus(ctx context.Context, db *sql.DB) (coreStatus, error) {
+	var st coreStatus
+	rows, err := db.QueryContext(ctx, `SELECT priority, last_synced_at FROM ps_sync_state ORDER BY priority`)
+	if err != nil {
+		return st, fmt.Errorf("powersync: read sync state: %w", err)
+	}
+	for rows.Next() {
+		var p corePriorityStatus
+		var at int64
+		if err := rows.Scan(&p.Priority, &at); err != nil {
+			rows.Close()
+			return st, fmt.Errorf("powersync: read sync state: %w", err)
+		}
+		t := true
+		p.LastSyncedAt, p.HasSynced = &at, &t
+		st.PriorityStatus = append(st.PriorityStatus, p)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return st, fmt.Errorf("powersync: read sync state: %w", err)
+	}
+	rows, err = db.QueryContext(ctx, `SELECT stream_name, local_params, local_priority, active, is_default, ttl IS NOT NULL, expires_at, last_synced_at
+FROM ps_stream_subscriptions ORDER BY id`)
+	if err != nil {
+		return st, fmt.Errorf("powersync: read stream subscriptions: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			ss            coreStreamStatus
+			params        string
+			prio          sql.NullInt64
+			expires, last sql.NullInt64
+		)
+		if err := rows.Scan(&ss.Name, &params, &prio, &ss.Active, &ss.IsDefault, &ss.HasExplicitSubscription, &expires, &last); err != nil {
+			return st, fmt.Errorf("powersync: read stream subscriptions: %w", err)
+		}
+		ss.Parameters = json.RawMessage(params)
+		if prio.Valid {
+			p := int(prio.Int64)
+			ss.Priority = &p
+		}
+		if expires.Valid {
+			ss.ExpiresAt = &expires.Int64
+		}
+		if last.Valid {
+			ss.LastSyncedAt = &last.Int64
+		}
+		st.Streams = append(st.Streams, ss)
+	}
+	if err := rows.Err(); err != nil {
+		return st, fmt.Errorf("powersync: read stream subscriptions: %w", err)
+	}
+	return st, nil
+}

@@ -1,0 +1,310 @@
+package sync
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"iter"
+	"log/slog"
+	"runtime"
+	gosync "sync"
+)
+
+// Syncer keeps a "powersync" database in sync with a PowerSync Service: it
+// streams server changes down and uploads local changes through the
+// application's [Connector]. Create one per database with [New].
+//
+// All methods are safe for concurrent use.
+type Syncer struct {
+	db    *sql.DB
+	conn  Connector
+	o     options
+	log   *slog.Logger
+	eng   engine
+	creds *credentialCache
+	bus   *statusBus
+
+	// life serialises Connect, Run, Disconnect, DisconnectAndClear and
+	// Close (a channel so that waiting for it honours a context).
+	life chan struct{}
+
+	mu      gosync.Mutex // guards sess, closed, streams
+	sess    *session
+	closed  bool
+	streams map[string]*heldStream // by canonical key; see subscriptions.go
+}
+
+// session is one connected period: the goroutines started by Connect or Run
+// and stopped by Disconnect.
+type session struct {
+	cancel context.CancelFunc
+	done   chan struct{} // closed when every goroutine of the session ended
+	wg     gosync.WaitGroup
+
+	uploadKick chan struct{} // cap 1: run the upload loop
+
+	evMu      gosync.Mutex // guards the pending local events below
+	evUpload  bool
+	evToken   bool
+	evSubs    bool
+	evFailure error
+	evNotify  chan struct{} // cap 1
+
+	cr *checkpointRequests // requests mode only
+}
+
+// New returns a Syncer for db, which must be a database opened with the
+// "powersync" driver. The syncer does nothing until [Syncer.Connect] or
+// [Syncer.Run]; its [Syncer.Status] starts from what the database remembers
+// (whether and when it last synced).
+func New(db *sql.DB, c Connector, opts ...Option) (*Syncer, error) {
+	if db == nil {
+		return nil, errors.New("powersync: new syncer: nil database")
+	}
+	if c == nil {
+		return nil, errors.New("powersync: new syncer: nil connector")
+	}
+	o := defaultOptions()
+	for _, opt := range opts {
+		opt(&o)
+	}
+	s := &Syncer{
+		db:      db,
+		conn:    c,
+		o:       o,
+		log:     o.logger,
+		bus:     newStatusBus(),
+		life:    make(chan struct{}, 1),
+		streams: map[string]*heldStream{},
+	}
+	s.creds = &credentialCache{connector: c, now: o.now}
+	s.eng = o.eng
+	if s.eng == nil {
+		e, err := newDefaultEngine(db, o)
+		if err != nil {
+			return nil, err
+		}
+		s.eng = e
+	}
+	if s.o.changes == nil {
+		s.o.changes = defaultChangeSource
+	}
+	if err := s.reloadOfflineStatus(context.Background()); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Syncer) lock(ctx context.Context) error {
+	select {
+	case s.life <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s *Syncer) unlock() { <-s.life }
+
+// Connect starts syncing in the background and returns. ctx only bounds
+// starting (and stopping a previous connection): the sync keeps running
+// until [Syncer.Disconnect] or [Syncer.Close]. Calling Connect while
+// connected restarts the connection, e.g. after changing options.
+func (s *Syncer) Connect(ctx context.Context) error {
+	if err := s.lock(ctx); err != nil {
+		return err
+	}
+	defer s.unlock()
+	if err := s.stopLocked(ctx); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	s.startLocked(context.Background())
+	return nil
+}
+
+// Run syncs until ctx ends, [Syncer.Disconnect] or [Syncer.Close]. It
+// returns nil when stopped by Disconnect or Close and ctx.Err() when ctx
+// ended; it fits an errgroup.
+func (s *Syncer) Run(ctx context.Context) error {
+	if err := s.lock(ctx); err != nil {
+		return err
+	}
+	if err := s.stopLocked(ctx); err != nil {
+		s.unlock()
+		return err
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		s.unlock()
+		return ErrClosed
+	}
+	sess := s.startLocked(ctx)
+	s.mu.Unlock()
+	s.unlock()
+	<-sess.done
+	return ctx.Err()
+}
+
+// startLocked starts a session whose goroutines stop when parent ends or the
+// session is cancelled. s.mu must be held.
+func (s *Syncer) startLocked(parent context.Context) *session {
+	ctx, cancel := context.WithCancel(parent)
+	sess := &session{
+		cancel:     cancel,
+		done:       make(chan struct{}),
+		uploadKick: make(chan struct{}, 1),
+		evNotify:   make(chan struct{}, 1),
+	}
+	if s.o.mode == modeRequests {
+		sess.cr = newCheckpointRequests()
+	}
+	s.sess = sess
+	sess.wg.Add(2)
+	go func() {
+		defer sess.wg.Done()
+		s.downloadLoop(ctx, sess)
+	}()
+	go func() {
+		defer sess.wg.Done()
+		s.uploadLoop(ctx, sess)
+	}()
+	go func() {
+		sess.wg.Wait()
+		cancel()
+		close(sess.done)
+	}()
+	return sess
+}
+
+// stopLocked stops the current session, if any, and waits for it (bounded
+// by ctx). The life lock must be held.
+func (s *Syncer) stopLocked(ctx context.Context) error {
+	s.mu.Lock()
+	sess := s.sess
+	s.sess = nil
+	s.mu.Unlock()
+	if sess == nil {
+		return nil
+	}
+	sess.cancel()
+	select {
+	case <-sess.done:
+	case <-ctx.Done():
+		return fmt.Errorf("powersync: disconnect: %w", ctx.Err())
+	}
+	s.bus.update(func(core *coreStatus, sdk *sdkStatus) {
+		core.Connected, core.Connecting, core.Downloading = false, false, nil
+		sdk.uploading = false
+	})
+	return nil
+}
+
+// Disconnect stops syncing and waits until every goroutine of the
+// connection has ended (or ctx ends). Queued local changes stay queued and
+// are uploaded after the next Connect.
+func (s *Syncer) Disconnect(ctx context.Context) error {
+	if err := s.lock(ctx); err != nil {
+		return err
+	}
+	defer s.unlock()
+	return s.stopLocked(ctx)
+}
+
+// ClearOptions configure [Syncer.DisconnectAndClear].
+type ClearOptions struct {
+	// KeepLocalOnly keeps the rows of local-only tables. By default they are
+	// deleted too.
+	KeepLocalOnly bool
+}
+
+// DisconnectAndClear disconnects and deletes all synced data, the upload
+// queue (including changes not uploaded yet), set-aside entries and sync
+// state, e.g. when the user signs out. The client id is kept. Afterwards
+// the status reports HasSynced false.
+func (s *Syncer) DisconnectAndClear(ctx context.Context, opts ClearOptions) error {
+	if err := s.lock(ctx); err != nil {
+		return err
+	}
+	defer s.unlock()
+	if err := s.stopLocked(ctx); err != nil {
+		return err
+	}
+	if err := clearDatabase(ctx, s.db, s.eng, !opts.KeepLocalOnly); err != nil {
+		return err
+	}
+	s.bus.update(func(_ *coreStatus, sdk *sdkStatus) { *sdk = sdkStatus{} })
+	return s.reloadOfflineStatus(ctx)
+}
+
+// Close disconnects and releases the syncer; the database stays open. Later
+// calls return [ErrClosed]; Statuses iterators end. Close is idempotent.
+func (s *Syncer) Close() error {
+	ctx := context.Background()
+	_ = s.lock(ctx)
+	defer s.unlock()
+	s.mu.Lock()
+	already := s.closed
+	s.closed = true
+	s.mu.Unlock()
+	if already {
+		return nil
+	}
+	err := s.stopLocked(ctx)
+	s.bus.close()
+	return err
+}
+
+// Status returns the current sync status.
+func (s *Syncer) Status() Status {
+	st, _, _ := s.bus.snapshot()
+	return st
+}
+
+// Statuses yields the current status and then every change, until ctx ends
+// or the syncer is closed. A consumer that falls far behind misses the
+// oldest intermediate changes, never the latest one; the syncer never waits
+// for a consumer.
+func (s *Syncer) Statuses(ctx context.Context) iter.Seq[Status] { return s.bus.all(ctx) }
+
+// WaitForStatus waits until pred is true for the current status and returns
+// that status.
+func (s *Syncer) WaitForStatus(ctx context.Context, pred func(Status) bool) (Status, error) {
+	return s.bus.wait(ctx, pred)
+}
+
+// WaitForFirstSync waits until a complete sync has finished on this database
+// (immediately if one finished before, even in an earlier process).
+func (s *Syncer) WaitForFirstSync(ctx context.Context) error {
+	_, err := s.bus.wait(ctx, func(st Status) bool { return st.HasSynced })
+	return err
+}
+
+// WaitForFirstSyncPriority waits until the buckets of priority p (and all
+// higher priorities) have been synced at least once.
+func (s *Syncer) WaitForFirstSyncPriority(ctx context.Context, p int) error {
+	_, err := s.bus.wait(ctx, func(st Status) bool { return st.ForPriority(p).HasSynced })
+	return err
+}
+
+// ClientID returns the database's PowerSync client id.
+func ClientID(ctx context.Context, db *sql.DB) (string, error) {
+	var id string
+	if err := db.QueryRowContext(ctx, `SELECT value FROM ps_kv WHERE key = 'client_id'`).Scan(&id); err != nil {
+		return "", fmt.Errorf("powersync: read client id: %w", err)
+	}
+	return id, nil
+}
+
+func defaultUserAgent() string {
+	return "powersync-go/" + version + " go/" + runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH
+}
+
+// version is reported in the User-Agent header.
+const version = "0.1.0-dev"
