@@ -1,0 +1,38 @@
+// Package synccore is the sync state machine of a PowerSync client: the Go
+// equivalent of the official core extension's powersync_control (core 0.5.3,
+// internal schema layout 14).
+//
+// An Engine is driven by the sync loop exactly as the SDKs drive
+// powersync_control: Start, ConnectionEstablished, one LineText/LineBinary
+// per received line, local events (CompletedUpload, RefreshedToken,
+// UpdateSubscriptions), ConnectionEnd and Stop. Each call runs in its own
+// write transaction on one connection of the database and returns the
+// instructions the caller acts on (LogLine, UpdateSyncStatus,
+// EstablishSyncStream, FetchCredentials, CloseSyncStream, DidCompleteSync).
+//
+// # Storage
+//
+// Downloaded operations go to ps_oplog (only the current PUT per bucket and
+// key) with per-bucket checksum accumulators in ps_buckets. A checkpoint is
+// published into the ps_data__* tables, ps_untyped and raw tables only after
+// every bucket's checksum matched and no local write is pending (the
+// target_checkpoint_request_id gate in ps_kv). Publishing is done with set
+// statements over a temporary table of changed rows while the connection is
+// flagged as applying synced data.
+//
+// # Errors
+//
+// A malformed line returns an error wrapping ErrProtocol; the call's
+// transaction is rolled back and the iteration ends. Only SQLITE_BUSY and
+// SQLITE_LOCKED keep the iteration alive so the event can be retried.
+//
+// # API
+//
+// The API follows the project's contract. Additions: StreamKey is the
+// element type of StartRequest.ActiveStreams and UpdateSubscriptions;
+// RawTable mirrors the official raw_tables JSON (schema.md §4.2);
+// CurrentCheckpointRequestID, TargetCheckpointRequestID and
+// SetTargetCheckpointRequestID are package functions taking a Querier (they
+// need no iteration); CompleteCrud, WriteCheckpointNeeded and
+// CommitWriteCheckpoint implement the upload side's gate handling.
+package synccore

@@ -1,0 +1,442 @@
+package synccore
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+
+	sqlite "modernc.org/sqlite"
+)
+
+// bucketState is one bucket of a tracked checkpoint.
+type bucketState struct {
+	checksum      uint32
+	priority      int32
+	count         int64
+	hasCount      bool
+	subscriptions []bucketReason
+}
+
+// checkpoint is the checkpoint the iteration is tracking. It is never
+// mutated after it was installed: diffs build a new one.
+type checkpoint struct {
+	lastOpID           int64
+	writeCheckpoint    int64
+	hasWriteCheckpoint bool
+	buckets            map[string]*bucketState
+}
+
+func (cp *checkpoint) sortedNames() []string {
+	names := make([]string, 0, len(cp.buckets))
+	for n := range cp.buckets {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// included reports whether a bucket takes part in a sync at priority p
+// (p < 0: complete sync).
+func (b *bucketState) included(p int32) bool { return p < 0 || b.priority <= p }
+
+type progressEntry struct {
+	priority  int32
+	target    int64
+	atLast    int64
+	sinceLast int64
+}
+
+// subRequest is the streams part of the sync request plus the local ids of
+// the explicit subscriptions, by index.
+type subRequest struct {
+	body json.RawMessage
+	ids  []int64
+}
+
+// iteration is the in-memory state of one sync iteration (one connection).
+type iteration struct {
+	req           StartRequest
+	rawTables     map[string]*RawTable
+	activeStreams []StreamKey
+	requested     subRequest
+
+	tracking     bool
+	localBuckets []string // bucket names at start, before the first checkpoint
+	cp           *checkpoint
+	cpStreams    []streamDescription
+	pending      *checkpoint // validated but blocked by local writes
+
+	// status
+	connected      bool
+	connecting     bool
+	priorityStatus []PriorityStatus
+	downloading    bool
+	progress       map[string]*progressEntry
+	streams        []trackedStream
+	appliedID      *int64
+	lastStatus     []byte
+}
+
+// call is the context of one control call: its transaction and the effects
+// to apply to the in-memory state once the transaction committed.
+type call struct {
+	ctx   context.Context
+	e     *Engine
+	conn  *sql.Conn
+	tx    *sql.Tx
+	now   int64 // µs
+	stmts map[string]*sql.Stmt
+
+	out        []Instruction
+	statusAt   int // index in out where a status update goes, -1 = none
+	after      []func(*iteration)
+	endIt      bool
+	dataBuf    *dataLine
+	syncOpOn   bool
+	rowsTemp   bool
+	insertArgs []any
+}
+
+func (c *call) prepare(query string) (*sql.Stmt, error) {
+	if st, ok := c.stmts[query]; ok {
+		return st, nil
+	}
+	st, err := c.tx.PrepareContext(c.ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if c.stmts == nil {
+		c.stmts = make(map[string]*sql.Stmt)
+	}
+	c.stmts[query] = st
+	return st, nil
+}
+
+func (c *call) exec(query string, args ...any) (sql.Result, error) {
+	st, err := c.prepare(query)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(c.ctx, args...)
+}
+
+func (c *call) emit(i Instruction) { c.out = append(c.out, i) }
+
+// emitStatus asks for an UpdateSyncStatus at the current position if the
+// status (after this call's effects) differs from the last one emitted.
+func (c *call) emitStatus() {
+	if c.statusAt < 0 {
+		c.statusAt = len(c.out)
+	}
+}
+
+func (c *call) then(f func(*iteration)) { c.after = append(c.after, f) }
+
+// isRetryable reports whether err is SQLITE_BUSY or SQLITE_LOCKED, after
+// which the iteration stays alive and the event may be retried.
+func isRetryable(err error) bool {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() & 0xff {
+		case 5, 6:
+			return true
+		}
+	}
+	return false
+}
+
+var errNoIteration = fmt.Errorf("%w: No iteration is active", ErrState)
+
+// run executes fn as one control call in a write transaction.
+func (e *Engine) run(ctx context.Context, needIteration bool, fn func(c *call) error) ([]Instruction, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if needIteration && e.it == nil {
+		return nil, errNoIteration
+	}
+	out, err := e.runLocked(ctx, fn)
+	if err != nil && needIteration && !isRetryable(err) {
+		e.it = nil
+		e.seed = false
+	}
+	return out, err
+}
+
+func (e *Engine) runLocked(ctx context.Context, fn func(c *call) error) (out []Instruction, err error) {
+	conn, err := e.db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("powersync: sync control: %w", err)
+	}
+	defer conn.Close()
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("powersync: sync control: begin: %w", err)
+	}
+	c := &call{ctx: ctx, e: e, conn: conn, tx: tx, now: e.now().UnixMicro(), statusAt: -1}
+	err = fn(c)
+	if c.rowsTemp && err == nil {
+		_, err = tx.ExecContext(ctx, "DELETE FROM temp.ps_sync_rows")
+	}
+	for _, st := range c.stmts {
+		st.Close()
+	}
+	if c.syncOpOn {
+		if err2 := setSyncOperation(conn, false); err == nil && err2 != nil {
+			err = fmt.Errorf("powersync: sync control: %w", err2)
+		}
+	}
+	if err != nil {
+		tx.Rollback()
+		return nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("powersync: sync control: commit: %w", err)
+	}
+	it := e.it
+	for _, f := range c.after {
+		f(it)
+	}
+	if c.statusAt >= 0 && it != nil {
+		st := it.coreStatus()
+		b, _ := json.Marshal(st)
+		if !bytes.Equal(b, it.lastStatus) {
+			it.lastStatus = b
+			c.out = slices.Insert(c.out, c.statusAt, Instruction(UpdateSyncStatus{Status: st}))
+		}
+	}
+	if c.endIt {
+		e.it = nil
+		e.seed = false
+	}
+	return c.out, nil
+}
+
+// setSyncOperation flags the connection as applying synced data. It is a
+// variable so the driver's implementation can be plugged in.
+var setSyncOperation = func(c *sql.Conn, on bool) error { return nil }
+
+func (c *call) enterSyncOperation() error {
+	if c.syncOpOn {
+		return nil
+	}
+	if err := setSyncOperation(c.conn, true); err != nil {
+		return fmt.Errorf("powersync: sync operation flag: %w", err)
+	}
+	c.syncOpOn = true
+	return nil
+}
+
+// Start begins a sync iteration ('start'), tearing down an active one.
+func (e *Engine) Start(ctx context.Context, req StartRequest) ([]Instruction, error) {
+	e.mu.Lock()
+	e.it, e.seed = nil, false
+	e.mu.Unlock()
+	it := &iteration{req: req, activeStreams: slices.Clone(req.ActiveStreams), connecting: true}
+	it.rawTables = make(map[string]*RawTable, len(req.RawTables))
+	for i := range req.RawTables {
+		it.rawTables[req.RawTables[i].Name] = &req.RawTables[i]
+	}
+	out, err := e.run(ctx, false, func(c *call) error {
+		ps, err := c.loadPriorityStatus()
+		if err != nil {
+			return err
+		}
+		streams, err := c.loadStreams()
+		if err != nil {
+			return err
+		}
+		it.priorityStatus, it.streams = ps, streams
+		buckets, err := c.localBuckets()
+		if err != nil {
+			return err
+		}
+		for _, b := range buckets {
+			it.localBuckets = append(it.localBuckets, b.Name)
+		}
+		if err := c.extendTTL(it.activeStreams); err != nil {
+			return err
+		}
+		sr, err := c.subscriptionRequest(req.IncludeDefaults)
+		if err != nil {
+			return err
+		}
+		it.requested = sr
+		clientID, err := clientID(c.ctx, c.tx)
+		if err != nil {
+			return err
+		}
+		body := syncRequest{
+			Buckets: buckets, IncludeChecksum: true, RawData: true, BinaryData: true,
+			ClientID: clientID, Parameters: req.Parameters, Streams: sr.body,
+		}
+		if len(req.AppMetadata) > 0 {
+			body.AppMetadata = req.AppMetadata
+		}
+		if body.Buckets == nil {
+			body.Buckets = []bucketRequest{}
+		}
+		raw, err := json.Marshal(body)
+		if err != nil {
+			return fmt.Errorf("powersync: sync request: %w", err)
+		}
+		est := EstablishSyncStream{Request: raw}
+		if req.CheckpointMode == "requests" {
+			id, err := c.initialCheckpointRequestID()
+			if err != nil {
+				return err
+			}
+			est.CheckpointRequest = &CheckpointRequest{ClientID: clientID, CheckpointRequestID: id}
+		} else if req.CheckpointMode != "" && req.CheckpointMode != "legacy" {
+			return fmt.Errorf("%w: unknown checkpoint mode %q", ErrArgument, req.CheckpointMode)
+		}
+		c.e.it = it // installed now so the status is emitted; removed on error below
+		c.emitStatus()
+		c.emit(est)
+		return nil
+	})
+	if err != nil {
+		e.mu.Lock()
+		e.it = nil
+		e.mu.Unlock()
+	}
+	return out, err
+}
+
+type bucketRequest struct {
+	Name  string `json:"name"`
+	After string `json:"after"`
+}
+
+type syncRequest struct {
+	Buckets         []bucketRequest   `json:"buckets"`
+	IncludeChecksum bool              `json:"include_checksum"`
+	RawData         bool              `json:"raw_data"`
+	BinaryData      bool              `json:"binary_data"`
+	ClientID        string            `json:"client_id"`
+	Parameters      map[string]any    `json:"parameters"`
+	Streams         json.RawMessage   `json:"streams"`
+	AppMetadata     map[string]string `json:"app_metadata,omitempty"`
+}
+
+// Stop ends the active iteration ('stop'); without one it does nothing.
+func (e *Engine) Stop(ctx context.Context) ([]Instruction, error) {
+	e.mu.Lock()
+	active := e.it != nil
+	e.mu.Unlock()
+	if !active {
+		return nil, nil
+	}
+	return e.ConnectionEnd(ctx)
+}
+
+// ConnectionEstablished reports that the HTTP stream is open.
+func (e *Engine) ConnectionEstablished(ctx context.Context) ([]Instruction, error) {
+	return e.run(ctx, true, func(c *call) error {
+		c.then(func(it *iteration) { it.connected, it.connecting = true, false })
+		c.emitStatus()
+		return nil
+	})
+}
+
+// ConnectionEnd reports that the stream ended; the iteration ends.
+func (e *Engine) ConnectionEnd(ctx context.Context) ([]Instruction, error) {
+	return e.run(ctx, true, func(c *call) error {
+		c.then(func(it *iteration) {
+			it.connected, it.connecting, it.downloading, it.appliedID = false, false, false, nil
+		})
+		c.emitStatus()
+		c.emit(CloseSyncStream{})
+		c.endIt = true
+		return nil
+	})
+}
+
+// RefreshedToken reports that new credentials are available: the stream is
+// closed for an immediate reconnect.
+func (e *Engine) RefreshedToken(ctx context.Context) ([]Instruction, error) {
+	return e.run(ctx, true, func(c *call) error {
+		c.emit(CloseSyncStream{HideDisconnect: true})
+		c.endIt = true
+		return nil
+	})
+}
+
+// UpdateSubscriptions replaces the set of stream subscriptions the app holds
+// ('update_subscriptions'). If the resulting request differs from the one of
+// the current connection, the stream is closed for a reconnect.
+func (e *Engine) UpdateSubscriptions(ctx context.Context, subs []StreamKey) ([]Instruction, error) {
+	return e.run(ctx, true, func(c *call) error {
+		it := c.e.it
+		if err := c.extendTTL(subs); err != nil {
+			return err
+		}
+		sr, err := c.subscriptionRequest(it.req.IncludeDefaults)
+		if err != nil {
+			return err
+		}
+		if !bytes.Equal(sr.body, it.requested.body) {
+			c.emit(CloseSyncStream{HideDisconnect: true})
+			c.endIt = true
+			return nil
+		}
+		subs := slices.Clone(subs)
+		c.then(func(it *iteration) { it.activeStreams = subs })
+		return nil
+	})
+}
+
+// LineText processes one NDJSON line of the sync stream ('line_text').
+func (e *Engine) LineText(ctx context.Context, line []byte) ([]Instruction, error) {
+	return e.run(ctx, true, func(c *call) error {
+		l, err := parseTextLine(line, nil)
+		if err != nil {
+			return err
+		}
+		return c.handleLine(&l, len(line))
+	})
+}
+
+// LineBinary processes one BSON document of the sync stream ('line_binary').
+func (e *Engine) LineBinary(ctx context.Context, doc []byte) ([]Instruction, error) {
+	return e.run(ctx, true, func(c *call) error {
+		l, err := parseBinaryLine(doc)
+		if err != nil {
+			return err
+		}
+		return c.handleLine(&l, len(doc))
+	})
+}
+
+// CompletedUpload reports that the upload queue was drained; a checkpoint
+// blocked by local writes is retried.
+func (e *Engine) CompletedUpload(ctx context.Context) ([]Instruction, error) {
+	return e.run(ctx, true, func(c *call) error {
+		it := c.e.it
+		cp := it.pending
+		if cp == nil {
+			return nil
+		}
+		c.then(func(it *iteration) { it.pending = nil })
+		target, ok, err := readKVInt(c.ctx, c.tx, keyTarget)
+		if err != nil {
+			return err
+		}
+		if ok && (!cp.hasWriteCheckpoint || cp.writeCheckpoint < target) {
+			return nil
+		}
+		res, err := c.syncLocal(cp, -1)
+		if err != nil {
+			return err
+		}
+		if res.kind != syncApplied {
+			c.emit(LogLine{Severity: "WARNING", Line: "Could not apply pending checkpoint even after completed upload"})
+			return nil
+		}
+		c.emit(LogLine{Severity: "DEBUG", Line: "Applied pending checkpoint after completed upload"})
+		return c.checkpointApplied(cp)
+	})
+}

@@ -1,0 +1,424 @@
+package synccore
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// scanner is a small strict JSON reader over one sync line. It decodes
+// directly into the line structs without building an intermediate tree, so
+// the large data lines of an initial sync cost few allocations.
+type scanner struct {
+	b   []byte
+	i   int
+	tmp []byte // scratch for unescaping keys
+}
+
+var errSyntax = errors.New("invalid JSON")
+
+func (s *scanner) errf(format string, args ...any) error {
+	return fmt.Errorf("%s at offset %d", fmt.Sprintf(format, args...), s.i)
+}
+
+func (s *scanner) ws() {
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return
+		}
+	}
+}
+
+func (s *scanner) peek() byte {
+	s.ws()
+	if s.i >= len(s.b) {
+		return 0
+	}
+	return s.b[s.i]
+}
+
+func (s *scanner) expect(c byte) error {
+	if s.peek() != c {
+		if s.i >= len(s.b) {
+			return s.errf("unexpected end of input, expected %q", c)
+		}
+		return s.errf("expected %q", c)
+	}
+	s.i++
+	return nil
+}
+
+// end checks that only whitespace follows.
+func (s *scanner) end() error {
+	s.ws()
+	if s.i != len(s.b) {
+		return s.errf("trailing characters")
+	}
+	return nil
+}
+
+// object reads an object, calling fn for each key; fn must consume the value.
+func (s *scanner) object(fn func(key []byte) error) error {
+	if err := s.expect('{'); err != nil {
+		return err
+	}
+	if s.peek() == '}' {
+		s.i++
+		return nil
+	}
+	for {
+		if s.peek() != '"' {
+			return s.errf("expected object key")
+		}
+		key, err := s.rawString(true)
+		if err != nil {
+			return err
+		}
+		if err := s.expect(':'); err != nil {
+			return err
+		}
+		if err := fn(key); err != nil {
+			return err
+		}
+		switch s.peek() {
+		case ',':
+			s.i++
+		case '}':
+			s.i++
+			return nil
+		default:
+			return s.errf("expected ',' or '}'")
+		}
+	}
+}
+
+// array reads an array, calling fn for each element.
+func (s *scanner) array(fn func() error) error {
+	if err := s.expect('['); err != nil {
+		return err
+	}
+	if s.peek() == ']' {
+		s.i++
+		return nil
+	}
+	for {
+		if err := fn(); err != nil {
+			return err
+		}
+		switch s.peek() {
+		case ',':
+			s.i++
+		case ']':
+			s.i++
+			return nil
+		default:
+			return s.errf("expected ',' or ']'")
+		}
+	}
+}
+
+// null consumes a JSON null if one is next.
+func (s *scanner) null() bool {
+	if s.peek() == 'n' && len(s.b)-s.i >= 4 && string(s.b[s.i:s.i+4]) == "null" {
+		s.i += 4
+		return true
+	}
+	return false
+}
+
+// rawString reads a string and returns its unescaped bytes. Without escapes
+// the result aliases the input. With scratch set the result may alias s.tmp
+// (valid until the next call with scratch).
+func (s *scanner) rawString(scratch bool) ([]byte, error) {
+	if s.peek() != '"' {
+		return nil, s.errf("expected a string")
+	}
+	s.i++
+	start := s.i
+	for s.i < len(s.b) {
+		c := s.b[s.i]
+		switch {
+		case c == '"':
+			out := s.b[start:s.i]
+			s.i++
+			return out, nil
+		case c == '\\':
+			var buf []byte
+			if scratch {
+				buf = s.tmp[:0]
+			} else {
+				buf = make([]byte, 0, s.i-start+64)
+			}
+			buf = append(buf, s.b[start:s.i]...)
+			out, err := s.unescape(buf)
+			if scratch {
+				s.tmp = out[:0]
+			}
+			return out, err
+		case c < 0x20:
+			return nil, s.errf("control character in string")
+		}
+		s.i++
+	}
+	return nil, s.errf("unterminated string")
+}
+
+func (s *scanner) unescape(buf []byte) ([]byte, error) {
+	for s.i < len(s.b) {
+		c := s.b[s.i]
+		switch {
+		case c == '"':
+			s.i++
+			if !utf8.Valid(buf) {
+				return nil, s.errf("invalid UTF-8 in string")
+			}
+			return buf, nil
+		case c < 0x20:
+			return nil, s.errf("control character in string")
+		case c != '\\':
+			buf = append(buf, c)
+			s.i++
+			continue
+		}
+		s.i++
+		if s.i >= len(s.b) {
+			break
+		}
+		e := s.b[s.i]
+		s.i++
+		switch e {
+		case '"', '\\', '/':
+			buf = append(buf, e)
+		case 'b':
+			buf = append(buf, '\b')
+		case 'f':
+			buf = append(buf, '\f')
+		case 'n':
+			buf = append(buf, '\n')
+		case 'r':
+			buf = append(buf, '\r')
+		case 't':
+			buf = append(buf, '\t')
+		case 'u':
+			r, ok := s.hex4()
+			if !ok {
+				return nil, s.errf("invalid \\u escape")
+			}
+			if utf16.IsSurrogate(r) {
+				if r >= 0xdc00 || len(s.b)-s.i < 2 || s.b[s.i] != '\\' || s.b[s.i+1] != 'u' {
+					return nil, s.errf("lone surrogate in \\u escape")
+				}
+				s.i += 2
+				r2, ok := s.hex4()
+				if !ok {
+					return nil, s.errf("invalid \\u escape")
+				}
+				r = utf16.DecodeRune(r, r2)
+				if r == utf8.RuneError {
+					return nil, s.errf("invalid surrogate pair")
+				}
+			}
+			buf = utf8.AppendRune(buf, r)
+		default:
+			return nil, s.errf("invalid escape")
+		}
+	}
+	return nil, s.errf("unterminated string")
+}
+
+func (s *scanner) hex4() (rune, bool) {
+	if len(s.b)-s.i < 4 {
+		return 0, false
+	}
+	var r rune
+	for _, c := range s.b[s.i : s.i+4] {
+		r <<= 4
+		switch {
+		case c >= '0' && c <= '9':
+			r |= rune(c - '0')
+		case c >= 'a' && c <= 'f':
+			r |= rune(c - 'a' + 10)
+		case c >= 'A' && c <= 'F':
+			r |= rune(c - 'A' + 10)
+		default:
+			return 0, false
+		}
+	}
+	s.i += 4
+	return r, true
+}
+
+// str reads a string value into a new Go string.
+func (s *scanner) str() (string, error) {
+	b, err := s.rawString(false)
+	if err != nil {
+		return "", err
+	}
+	return string(b), nil
+}
+
+// optStr reads a string or null.
+func (s *scanner) optStr() (string, bool, error) {
+	if s.null() {
+		return "", false, nil
+	}
+	v, err := s.str()
+	return v, err == nil, err
+}
+
+// numberToken reads a JSON number and returns its text.
+func (s *scanner) numberToken() ([]byte, bool, error) {
+	s.ws()
+	start := s.i
+	isFloat := false
+	if s.i < len(s.b) && s.b[s.i] == '-' {
+		s.i++
+	}
+	digits := func() int {
+		n := 0
+		for s.i < len(s.b) && s.b[s.i] >= '0' && s.b[s.i] <= '9' {
+			s.i++
+			n++
+		}
+		return n
+	}
+	intStart := s.i
+	if n := digits(); n == 0 {
+		s.i = start
+		return nil, false, s.errf("expected a number")
+	} else if n > 1 && s.b[intStart] == '0' {
+		return nil, false, s.errf("invalid number")
+	}
+	if s.i < len(s.b) && s.b[s.i] == '.' {
+		isFloat = true
+		s.i++
+		if digits() == 0 {
+			return nil, false, s.errf("invalid number")
+		}
+	}
+	if s.i < len(s.b) && (s.b[s.i] == 'e' || s.b[s.i] == 'E') {
+		isFloat = true
+		s.i++
+		if s.i < len(s.b) && (s.b[s.i] == '+' || s.b[s.i] == '-') {
+			s.i++
+		}
+		if digits() == 0 {
+			return nil, false, s.errf("invalid number")
+		}
+	}
+	return s.b[start:s.i], isFloat, nil
+}
+
+// integer reads a JSON integer (no fraction or exponent).
+func (s *scanner) integer() (int64, error) {
+	tok, isFloat, err := s.numberToken()
+	if err != nil {
+		return 0, err
+	}
+	if isFloat {
+		return 0, s.errf("expected an integer, got %s", tok)
+	}
+	v, err := strconv.ParseInt(string(tok), 10, 64)
+	if err != nil {
+		return 0, s.errf("integer out of range: %s", tok)
+	}
+	return v, nil
+}
+
+// checksum reads an op or bucket checksum: an integral number in
+// [-2^31, 2^32-1], possibly written as a float, normalised to uint32.
+func (s *scanner) checksum() (uint32, error) {
+	tok, isFloat, err := s.numberToken()
+	if err != nil {
+		return 0, err
+	}
+	var v int64
+	if isFloat {
+		f, err := strconv.ParseFloat(string(tok), 64)
+		if err != nil || f != math.Trunc(f) || f < math.MinInt32 || f > math.MaxUint32 {
+			return 0, s.errf("invalid checksum %s", tok)
+		}
+		v = int64(f)
+	} else {
+		v, err = strconv.ParseInt(string(tok), 10, 64)
+		if err != nil {
+			return 0, s.errf("invalid checksum %s", tok)
+		}
+	}
+	if v < math.MinInt32 || v > math.MaxUint32 {
+		return 0, s.errf("checksum out of range: %s", tok)
+	}
+	return uint32(v), nil
+}
+
+// opID reads an op id, which must be a JSON string holding a decimal int64.
+func (s *scanner) opID() (int64, error) {
+	if s.peek() != '"' {
+		return 0, s.errf("invalid type: expected a string")
+	}
+	b, err := s.rawString(true)
+	if err != nil {
+		return 0, err
+	}
+	v, err := strconv.ParseInt(string(b), 10, 64)
+	if err != nil {
+		return 0, s.errf("invalid op id %q", b)
+	}
+	return v, nil
+}
+
+func (s *scanner) boolean() (bool, error) {
+	s.ws()
+	switch {
+	case len(s.b)-s.i >= 4 && string(s.b[s.i:s.i+4]) == "true":
+		s.i += 4
+		return true, nil
+	case len(s.b)-s.i >= 5 && string(s.b[s.i:s.i+5]) == "false":
+		s.i += 5
+		return false, nil
+	}
+	return false, s.errf("expected a boolean")
+}
+
+// skip consumes any JSON value.
+func (s *scanner) skip() error {
+	switch c := s.peek(); {
+	case c == '{':
+		return s.object(func([]byte) error { return s.skip() })
+	case c == '[':
+		return s.array(s.skip)
+	case c == '"':
+		_, err := s.rawString(true)
+		return err
+	case c == 't' || c == 'f':
+		_, err := s.boolean()
+		return err
+	case c == 'n':
+		if s.null() {
+			return nil
+		}
+	case c == '-' || (c >= '0' && c <= '9'):
+		_, _, err := s.numberToken()
+		return err
+	}
+	if s.i >= len(s.b) {
+		return s.errf("unexpected end of input")
+	}
+	return s.errf("expected value")
+}
+
+// rawValue consumes any JSON value and returns its text.
+func (s *scanner) rawValue() ([]byte, error) {
+	s.ws()
+	start := s.i
+	if err := s.skip(); err != nil {
+		return nil, err
+	}
+	return s.b[start:s.i], nil
+}

@@ -1,0 +1,459 @@
+package synccore
+
+import (
+	"errors"
+	"fmt"
+	"math"
+)
+
+// ErrProtocol marks a sync line the engine cannot accept (malformed JSON or
+// BSON, wrong field types, a line out of order). The control call that got it
+// is rolled back and the iteration ends.
+var ErrProtocol = errors.New("powersync: sync protocol error")
+
+// ErrState marks a control call that is not valid in the engine's state, such
+// as a line without an active iteration.
+var ErrState = errors.New("powersync: invalid state")
+
+// ErrArgument marks an invalid argument to a control call.
+var ErrArgument = errors.New("powersync: invalid argument")
+
+type lineKind uint8
+
+const (
+	lineUnknown lineKind = iota
+	lineCheckpoint
+	lineCheckpointDiff
+	lineData
+	lineCheckpointComplete
+	linePartialCheckpointComplete
+	lineTokenExpiresIn
+)
+
+type opKind uint8
+
+const (
+	opPut opKind = iota + 1
+	opRemove
+	opMove
+	opClear
+)
+
+// syncLine is one decoded line of the sync stream.
+type syncLine struct {
+	kind           lineKind
+	checkpoint     *checkpointLine // checkpoint and checkpoint_diff
+	data           *dataLine
+	priority       int32 // partial_checkpoint_complete
+	tokenExpiresIn int64
+}
+
+type bucketReason struct {
+	isDefault bool // {"default": index} rather than {"sub": index}
+	index     int64
+}
+
+type bucketChecksum struct {
+	bucket        string
+	checksum      uint32
+	priority      int32
+	count         int64
+	hasCount      bool
+	subscriptions []bucketReason
+}
+
+type streamError struct {
+	subscription int64 // -1 = "default"
+	message      string
+}
+
+type streamDescription struct {
+	name      string
+	isDefault bool
+	errors    []streamError
+}
+
+// checkpointLine is a checkpoint or a checkpoint_diff.
+type checkpointLine struct {
+	lastOpID           int64
+	writeCheckpoint    int64
+	hasWriteCheckpoint bool
+	buckets            []bucketChecksum // buckets / updated_buckets
+	removed            []string         // removed_buckets (diff)
+	streams            []streamDescription
+}
+
+type oplogEntry struct {
+	opID     int64
+	op       opKind
+	hasType  bool
+	hasID    bool
+	hasSub   bool
+	hasData  bool
+	checksum uint32
+	rowType  string
+	rowID    string
+	subkey   string
+	data     []byte
+}
+
+type dataLine struct {
+	bucket string
+	ops    []oplogEntry
+}
+
+func protocolErr(err error) error {
+	return fmt.Errorf("%w: invalid text line: %w", ErrProtocol, err)
+}
+
+// parseTextLine decodes one NDJSON sync line.
+func parseTextLine(b []byte, reuse *dataLine) (syncLine, error) {
+	s := &scanner{b: b}
+	var line syncLine
+	n := 0
+	err := s.object(func(key []byte) error {
+		n++
+		if n > 1 {
+			return s.errf("a sync line must have exactly one key")
+		}
+		switch string(key) {
+		case "checkpoint":
+			line.kind = lineCheckpoint
+			cp, err := s.checkpoint(false)
+			line.checkpoint = cp
+			return err
+		case "checkpoint_diff":
+			line.kind = lineCheckpointDiff
+			cp, err := s.checkpoint(true)
+			line.checkpoint = cp
+			return err
+		case "data":
+			line.kind = lineData
+			d, err := s.dataLine(reuse)
+			line.data = d
+			return err
+		case "checkpoint_complete":
+			line.kind = lineCheckpointComplete
+			return s.object(func(k []byte) error {
+				if string(k) == "last_op_id" {
+					_, err := s.opID()
+					return err
+				}
+				return s.skip()
+			})
+		case "partial_checkpoint_complete":
+			line.kind = linePartialCheckpointComplete
+			seen := false
+			err := s.object(func(k []byte) error {
+				switch string(k) {
+				case "last_op_id":
+					_, err := s.opID()
+					return err
+				case "priority":
+					p, err := s.priority()
+					line.priority, seen = p, true
+					return err
+				}
+				return s.skip()
+			})
+			if err == nil && !seen {
+				err = s.errf("missing field `priority`")
+			}
+			return err
+		case "token_expires_in":
+			line.kind = lineTokenExpiresIn
+			v, err := s.integer()
+			line.tokenExpiresIn = v
+			return err
+		default:
+			line.kind = lineUnknown
+			return s.skip()
+		}
+	})
+	if err == nil && n == 0 {
+		err = s.errf("empty sync line")
+	}
+	if err == nil {
+		err = s.end()
+	}
+	if err != nil {
+		return syncLine{}, protocolErr(err)
+	}
+	return line, nil
+}
+
+func (s *scanner) priority() (int32, error) {
+	v, err := s.integer()
+	if err != nil {
+		return 0, err
+	}
+	if v < 0 || v >= math.MaxInt32 {
+		return 0, s.errf("invalid bucket priority %d", v)
+	}
+	return int32(v), nil
+}
+
+func (s *scanner) checkpoint(diff bool) (*checkpointLine, error) {
+	cp := &checkpointLine{}
+	var haveLastOp, haveBuckets bool
+	err := s.object(func(k []byte) error {
+		switch string(k) {
+		case "last_op_id":
+			v, err := s.opID()
+			cp.lastOpID, haveLastOp = v, true
+			return err
+		case "write_checkpoint":
+			if s.null() {
+				return nil
+			}
+			v, err := s.opID()
+			cp.writeCheckpoint, cp.hasWriteCheckpoint = v, true
+			return err
+		case "buckets":
+			if diff {
+				return s.skip()
+			}
+			haveBuckets = true
+			return s.array(func() error {
+				b, err := s.bucketChecksum()
+				cp.buckets = append(cp.buckets, b)
+				return err
+			})
+		case "updated_buckets":
+			if !diff {
+				return s.skip()
+			}
+			haveBuckets = true
+			return s.array(func() error {
+				b, err := s.bucketChecksum()
+				cp.buckets = append(cp.buckets, b)
+				return err
+			})
+		case "removed_buckets":
+			if !diff {
+				return s.skip()
+			}
+			return s.array(func() error {
+				name, err := s.str()
+				cp.removed = append(cp.removed, name)
+				return err
+			})
+		case "streams":
+			if diff || s.null() {
+				return s.skip()
+			}
+			return s.array(func() error {
+				d, err := s.streamDescription()
+				cp.streams = append(cp.streams, d)
+				return err
+			})
+		}
+		return s.skip()
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !haveLastOp {
+		return nil, s.errf("missing field `last_op_id`")
+	}
+	if !haveBuckets {
+		if diff {
+			return nil, s.errf("missing field `updated_buckets`")
+		}
+		return nil, s.errf("missing field `buckets`")
+	}
+	return cp, nil
+}
+
+func (s *scanner) bucketChecksum() (bucketChecksum, error) {
+	b := bucketChecksum{priority: 3}
+	var haveName, haveChecksum bool
+	err := s.object(func(k []byte) error {
+		var err error
+		switch string(k) {
+		case "bucket":
+			b.bucket, err = s.str()
+			haveName = true
+		case "checksum":
+			b.checksum, err = s.checksum()
+			haveChecksum = true
+		case "priority":
+			if s.null() {
+				return nil
+			}
+			b.priority, err = s.priority()
+		case "count":
+			if s.null() {
+				return nil
+			}
+			b.count, err = s.integer()
+			b.hasCount = true
+		case "subscriptions":
+			if s.null() {
+				return nil
+			}
+			err = s.array(func() error {
+				var r bucketReason
+				found := false
+				err := s.object(func(k []byte) error {
+					switch string(k) {
+					case "default", "sub":
+						r.isDefault = string(k) == "default"
+						v, err := s.integer()
+						r.index, found = v, true
+						return err
+					}
+					return s.skip()
+				})
+				if err == nil && found {
+					b.subscriptions = append(b.subscriptions, r)
+				}
+				return err
+			})
+		default:
+			err = s.skip()
+		}
+		return err
+	})
+	if err == nil && (!haveName || !haveChecksum) {
+		err = s.errf("bucket checksum needs `bucket` and `checksum`")
+	}
+	return b, err
+}
+
+func (s *scanner) streamDescription() (streamDescription, error) {
+	var d streamDescription
+	err := s.object(func(k []byte) error {
+		var err error
+		switch string(k) {
+		case "name":
+			d.name, err = s.str()
+		case "is_default":
+			d.isDefault, err = s.boolean()
+		case "errors":
+			if s.null() {
+				return nil
+			}
+			err = s.array(func() error {
+				e := streamError{subscription: -1}
+				return s.object(func(k []byte) error {
+					var err error
+					switch string(k) {
+					case "subscription":
+						if s.peek() == '"' {
+							var v string
+							v, err = s.str()
+							if err == nil && v != "default" {
+								err = s.errf("invalid subscription reference %q", v)
+							}
+						} else {
+							e.subscription, err = s.integer()
+						}
+						if err == nil {
+							d.errors = append(d.errors, e)
+						}
+					case "message":
+						e.message, err = s.str()
+						if err == nil && len(d.errors) > 0 {
+							d.errors[len(d.errors)-1].message = e.message
+						}
+					default:
+						err = s.skip()
+					}
+					return err
+				})
+			})
+		default:
+			err = s.skip()
+		}
+		return err
+	})
+	return d, err
+}
+
+func (s *scanner) dataLine(reuse *dataLine) (*dataLine, error) {
+	d := reuse
+	if d == nil {
+		d = &dataLine{}
+	}
+	d.ops = d.ops[:0]
+	var haveBucket, haveData bool
+	err := s.object(func(k []byte) error {
+		switch string(k) {
+		case "bucket":
+			v, err := s.str()
+			d.bucket, haveBucket = v, true
+			return err
+		case "data":
+			haveData = true
+			return s.array(func() error {
+				op, err := s.oplogEntry()
+				d.ops = append(d.ops, op)
+				return err
+			})
+		}
+		return s.skip()
+	})
+	if err == nil && (!haveBucket || !haveData) {
+		err = s.errf("data line needs `bucket` and `data`")
+	}
+	return d, err
+}
+
+func (s *scanner) oplogEntry() (oplogEntry, error) {
+	var op oplogEntry
+	var haveID, haveOp, haveChecksum bool
+	err := s.object(func(k []byte) error {
+		var err error
+		switch string(k) {
+		case "op_id":
+			op.opID, err = s.opID()
+			haveID = true
+		case "op":
+			var v []byte
+			v, err = s.rawString(true)
+			if err != nil {
+				return err
+			}
+			haveOp = true
+			switch string(v) {
+			case "PUT":
+				op.op = opPut
+			case "REMOVE":
+				op.op = opRemove
+			case "MOVE":
+				op.op = opMove
+			case "CLEAR":
+				op.op = opClear
+			default:
+				return s.errf("unknown op type %q", v)
+			}
+		case "object_type":
+			op.rowType, op.hasType, err = s.optStr()
+		case "object_id":
+			op.rowID, op.hasID, err = s.optStr()
+		case "subkey":
+			op.subkey, op.hasSub, err = s.optStr()
+		case "data":
+			if s.null() {
+				op.hasData = false
+				return nil
+			}
+			if s.peek() != '"' {
+				return s.errf("invalid type for op data: expected a string")
+			}
+			op.data, err = s.rawString(false)
+			op.hasData = true
+		case "checksum":
+			op.checksum, err = s.checksum()
+			haveChecksum = true
+		default:
+			err = s.skip()
+		}
+		return err
+	})
+	if err == nil && (!haveID || !haveOp || !haveChecksum) {
+		err = s.errf("oplog entry needs `op_id`, `op` and `checksum`")
+	}
+	return op, err
+}

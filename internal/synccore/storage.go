@@ -1,0 +1,366 @@
+package synccore
+
+import (
+	"database/sql"
+	"fmt"
+	"strings"
+	"unsafe"
+)
+
+// lookupBucket returns the id and last_applied_op of a bucket, creating its
+// ps_buckets row if needed.
+func (c *call) lookupBucket(name string) (id, lastApplied int64, err error) {
+	st, err := c.prepare(`INSERT INTO ps_buckets(name) VALUES(?)
+ON CONFLICT DO UPDATE SET last_applied_op = last_applied_op
+RETURNING id, last_applied_op`)
+	if err != nil {
+		return 0, 0, err
+	}
+	err = st.QueryRowContext(c.ctx, name).Scan(&id, &lastApplied)
+	return id, lastApplied, err
+}
+
+const insertBatch = 64
+
+func bstr(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}
+
+func opKey(op *oplogEntry) (string, bool) {
+	if !op.hasType || !op.hasID {
+		return "", false
+	}
+	sub := "null"
+	if op.hasSub {
+		sub = op.subkey
+	}
+	return op.rowType + "/" + op.rowID + "/" + sub, true
+}
+
+type pendingPut struct {
+	op      *oplogEntry
+	key     string
+	hasKey  bool
+	dropped bool
+}
+
+type rowRef struct {
+	typ, id       string
+	hasTyp, hasID bool
+}
+
+// insertOperations stores the ops of one data line (spec client-algorithms
+// §3). The effect equals applying the ops one by one; superseded rows are
+// found with one batched DELETE per run of ops and new rows are written with
+// multi-row INSERTs.
+func (c *call) insertOperations(d *dataLine, size int) error {
+	bucketID, lastApplied, err := c.lookupBucket(d.bucket)
+	if err != nil {
+		return fmt.Errorf("powersync: store data for bucket %q: %w", d.bucket, err)
+	}
+	isEmpty := lastApplied == 0
+	var hasRows bool
+	if err := c.tx.QueryRowContext(c.ctx, "SELECT EXISTS(SELECT 1 FROM ps_oplog WHERE bucket = ?)", bucketID).Scan(&hasRows); err != nil {
+		return err
+	}
+	var add, opsum uint32
+	puts := make([]pendingPut, 0, len(d.ops))
+	pendingByKey := make(map[string]int, len(d.ops))
+	var updated []rowRef
+
+	ops := d.ops
+	for start := 0; start < len(ops); {
+		end := start
+		for end < len(ops) && ops[end].op != opClear {
+			end++
+		}
+		// Rows of earlier lines superseded by this run of ops.
+		var dbHashes map[string][]int32
+		if hasRows && end > start {
+			dbHashes, err = c.deleteKeys(bucketID, ops[start:end])
+			if err != nil {
+				return err
+			}
+		}
+		for i := start; i < end; i++ {
+			op := &ops[i]
+			switch op.op {
+			case opPut, opRemove:
+				key, hasKey := opKey(op)
+				superseded := false
+				if hasKey {
+					if hs, ok := dbHashes[key]; ok {
+						for _, h := range hs {
+							add += uint32(h)
+							opsum -= uint32(h)
+						}
+						delete(dbHashes, key)
+						superseded = !isEmpty
+					}
+					if idx, ok := pendingByKey[key]; ok {
+						p := &puts[idx]
+						add += p.op.checksum
+						opsum -= p.op.checksum
+						p.dropped = true
+						delete(pendingByKey, key)
+						superseded = superseded || !isEmpty
+					}
+				}
+				if op.op == opRemove {
+					add += op.checksum
+					if superseded {
+						updated = append(updated, rowRef{op.rowType, op.rowID, true, true})
+					}
+					continue
+				}
+				if hasKey {
+					pendingByKey[key] = len(puts)
+				}
+				puts = append(puts, pendingPut{op: op, key: key, hasKey: hasKey})
+				opsum += op.checksum
+			case opMove:
+				add += op.checksum
+			}
+		}
+		if end == len(ops) {
+			break
+		}
+		// CLEAR: every row of the bucket so far is marked and dropped.
+		clr := &ops[end]
+		for i := range puts {
+			p := &puts[i]
+			if !p.dropped {
+				p.dropped = true
+				if p.op.hasType && p.op.hasID {
+					updated = append(updated, rowRef{p.op.rowType, p.op.rowID, true, true})
+				}
+			}
+		}
+		clear(pendingByKey)
+		if hasRows {
+			if _, err := c.exec("INSERT OR IGNORE INTO ps_updated_rows(row_type, row_id) SELECT row_type, row_id FROM ps_oplog WHERE bucket = ?", bucketID); err != nil {
+				return err
+			}
+			if _, err := c.exec("DELETE FROM ps_oplog WHERE bucket = ?", bucketID); err != nil {
+				return err
+			}
+		}
+		if _, err := c.exec("UPDATE ps_buckets SET last_applied_op = 0, add_checksum = ?, op_checksum = 0 WHERE id = ?", int64(int32(clr.checksum)), bucketID); err != nil {
+			return err
+		}
+		add, opsum, isEmpty, hasRows = 0, 0, true, false
+		start = end + 1
+	}
+
+	if err := c.insertPuts(bucketID, puts); err != nil {
+		return err
+	}
+	for _, u := range updated {
+		if _, err := c.exec("INSERT OR IGNORE INTO ps_updated_rows(row_type, row_id) VALUES (?, ?)", u.typ, u.id); err != nil {
+			return err
+		}
+	}
+	if len(ops) > 0 {
+		last := ops[len(ops)-1].opID
+		if _, err := c.exec(`UPDATE ps_buckets SET last_op = ?,
+  add_checksum = (add_checksum + ?) & 0xffffffff,
+  op_checksum = (op_checksum + ?) & 0xffffffff,
+  count_since_last = count_since_last + ?,
+  downloaded_size = downloaded_size + ?
+WHERE id = ?`, last, int64(int32(add)), int64(int32(opsum)), len(ops), size, bucketID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// deleteKeys deletes the stored rows of a bucket whose keys appear in ops
+// and returns their hashes by key.
+func (c *call) deleteKeys(bucketID int64, ops []oplogEntry) (map[string][]int32, error) {
+	const batch = 100
+	var keys []string
+	seen := make(map[string]struct{}, len(ops))
+	for i := range ops {
+		if ops[i].op != opPut && ops[i].op != opRemove {
+			continue
+		}
+		if k, ok := opKey(&ops[i]); ok {
+			if _, dup := seen[k]; !dup {
+				seen[k] = struct{}{}
+				keys = append(keys, k)
+			}
+		}
+	}
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	var q strings.Builder
+	q.WriteString("DELETE FROM ps_oplog WHERE bucket = ? AND key IN (?")
+	for range batch - 1 {
+		q.WriteString(", ?")
+	}
+	q.WriteString(") RETURNING key, hash")
+	st, err := c.prepare(q.String())
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string][]int32)
+	args := make([]any, batch+1)
+	args[0] = bucketID
+	for i := 0; i < len(keys); i += batch {
+		chunk := keys[i:min(i+batch, len(keys))]
+		for j := range batch {
+			args[j+1] = chunk[min(j, len(chunk)-1)]
+		}
+		rows, err := st.QueryContext(c.ctx, args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var k string
+			var h int64
+			if err := rows.Scan(&k, &h); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out[k] = append(out[k], int32(h))
+		}
+		if err := rows.Close(); err != nil {
+			return nil, err
+		}
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func insertSQL(n int) string {
+	var q strings.Builder
+	q.WriteString("INSERT INTO ps_oplog(bucket, op_id, key, row_type, row_id, data, hash) VALUES ")
+	for i := range n {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString("(?, ?, ?, ?, ?, ?, ?)")
+	}
+	return q.String()
+}
+
+func (c *call) insertPuts(bucketID int64, puts []pendingPut) error {
+	args := c.insertArgs[:0]
+	n := 0
+	flush := func() error {
+		if n == 0 {
+			return nil
+		}
+		st, err := c.prepare(insertSQL(n))
+		if err != nil {
+			return err
+		}
+		_, err = st.ExecContext(c.ctx, args...)
+		args, n = args[:0], 0
+		return err
+	}
+	for i := range puts {
+		p := &puts[i]
+		if p.dropped {
+			continue
+		}
+		op := p.op
+		var key, typ, id, data any
+		if p.hasKey {
+			key = p.key
+		}
+		if op.hasType {
+			typ = op.rowType
+		}
+		if op.hasID {
+			id = op.rowID
+		}
+		if op.hasData {
+			data = bstr(op.data)
+		}
+		args = append(args, bucketID, op.opID, key, typ, id, data, int64(int32(op.checksum)))
+		n++
+		if n == insertBatch {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	err := flush()
+	c.insertArgs = args[:0]
+	return err
+}
+
+// deleteBuckets deletes buckets and their oplog rows; the rows they held are
+// marked for re-evaluation by the next complete sync_local.
+func (c *call) deleteBuckets(names []string) error {
+	for _, name := range names {
+		var id int64
+		err := c.tx.QueryRowContext(c.ctx, "DELETE FROM ps_buckets WHERE name = ? RETURNING id", name).Scan(&id)
+		if err == sql.ErrNoRows {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("powersync: delete bucket %q: %w", name, err)
+		}
+		if _, err := c.exec("INSERT OR IGNORE INTO ps_updated_rows(row_type, row_id) SELECT row_type, row_id FROM ps_oplog WHERE bucket = ?", id); err != nil {
+			return err
+		}
+		if _, err := c.exec("DELETE FROM ps_oplog WHERE bucket = ?", id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// loadProgress computes the download progress of a new checkpoint from the
+// persisted counters (spec client-algorithms §7).
+func (c *call) loadProgress(cp *checkpoint) (map[string]*progressEntry, error) {
+	p := make(map[string]*progressEntry, len(cp.buckets))
+	for name, b := range cp.buckets {
+		e := &progressEntry{priority: b.priority}
+		if b.hasCount {
+			e.target = b.count
+		}
+		p[name] = e
+	}
+	rows, err := c.tx.QueryContext(c.ctx, "SELECT name, count_at_last, count_since_last FROM ps_buckets")
+	if err != nil {
+		return nil, err
+	}
+	reset := false
+	for rows.Next() {
+		var name string
+		var at, since int64
+		if err := rows.Scan(&name, &at, &since); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if e, ok := p[name]; ok {
+			e.atLast, e.sinceLast = at, since
+			if e.target < at+since {
+				reset = true
+				break
+			}
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if reset {
+		for _, e := range p {
+			e.atLast, e.sinceLast = 0, 0
+		}
+		if _, err := c.exec("UPDATE ps_buckets SET count_since_last = 0, count_at_last = 0"); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
