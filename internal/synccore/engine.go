@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/gopowersync/powersync/driver"
 	sqlite "modernc.org/sqlite"
 )
 
@@ -215,9 +216,9 @@ func (e *Engine) runLocked(ctx context.Context, fn func(c *call) error) (out []I
 	return c.out, nil
 }
 
-// setSyncOperation flags the connection as applying synced data. It is a
-// variable so the driver's implementation can be plugged in.
-var setSyncOperation = func(c *sql.Conn, on bool) error { return nil }
+// setSyncOperation flags the connection as applying synced data, so that
+// powersync_in_sync_operation() is 1 and CRUD capture is suppressed.
+var setSyncOperation = driver.SetSyncOperation
 
 func (c *call) enterSyncOperation() error {
 	if c.syncOpOn {
