@@ -146,6 +146,13 @@ func addDefaultParams(p url.Values) {
 	if !has("busy_timeout") {
 		p.Add("_pragma", "busy_timeout(5000)")
 	}
+	if !has("temp_store") {
+		// Statement journals of writes through views stay in memory.
+		p.Add("_pragma", "temp_store(memory)")
+	}
+	if !has("cache_size") {
+		p.Add("_pragma", "cache_size(-16384)") // 16 MiB
+	}
 	if p.Get("_txlock") == "" {
 		p.Set("_txlock", "immediate")
 	}

@@ -2,9 +2,7 @@ package driver
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"math"
 	"slices"
 	"strconv"
@@ -42,53 +40,6 @@ type jsonValue struct {
 	s    string
 	arr  []jsonValue
 	obj  map[string]jsonValue
-}
-
-var errNotObject = errors.New("expected two JSON objects")
-
-// parseJSONObject parses text that must be a JSON object.
-func parseJSONObject(text string) (map[string]jsonValue, error) {
-	dec := json.NewDecoder(strings.NewReader(text))
-	dec.UseNumber()
-	var raw any
-	if err := dec.Decode(&raw); err != nil {
-		return nil, fmt.Errorf("invalid JSON: %w", err)
-	}
-	if dec.More() {
-		return nil, errors.New("invalid JSON: trailing data")
-	}
-	m, ok := raw.(map[string]any)
-	if !ok {
-		return nil, errNotObject
-	}
-	v := convertJSON(m)
-	return v.obj, nil
-}
-
-func convertJSON(raw any) jsonValue {
-	switch x := raw.(type) {
-	case nil:
-		return jsonValue{kind: kindNull}
-	case bool:
-		return jsonValue{kind: kindBool, b: x}
-	case string:
-		return jsonValue{kind: kindString, s: x}
-	case json.Number:
-		return classifyNumber(string(x))
-	case []any:
-		arr := make([]jsonValue, len(x))
-		for i, e := range x {
-			arr[i] = convertJSON(e)
-		}
-		return jsonValue{kind: kindArray, arr: arr}
-	case map[string]any:
-		obj := make(map[string]jsonValue, len(x))
-		for k, e := range x {
-			obj[k] = convertJSON(e)
-		}
-		return jsonValue{kind: kindObject, obj: obj}
-	}
-	return jsonValue{kind: kindNull}
 }
 
 // classifyNumber parses a JSON number literal as the core's parser
