@@ -1,0 +1,345 @@
+package sync
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	gosync "sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// fakeEngine is a scripted state machine. It understands these test lines:
+//
+//	{"checkpoint_complete":{}}      complete sync: has_synced + DidCompleteSync
+//	{"token_expires_in":N}          as the core (≤0 expire+close, ≤30 prefetch)
+//	{"close":{"hide":bool}}         CloseSyncStream
+//	{"fail":"message"}              the call fails
+type fakeEngine struct {
+	mu       gosync.Mutex // guards the fields below
+	calls    []string
+	active   bool
+	synced   *int64
+	start    []startRequest
+	onCall   func(call string)
+	notified chan struct{}
+}
+
+func newFakeEngine() *fakeEngine { return &fakeEngine{notified: make(chan struct{}, 1)} }
+
+func (f *fakeEngine) record(c string) {
+	f.calls = append(f.calls, c)
+	if f.onCall != nil {
+		f.onCall(c)
+	}
+	select {
+	case f.notified <- struct{}{}:
+	default:
+	}
+}
+
+func (f *fakeEngine) callList() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.calls...)
+}
+
+func (f *fakeEngine) count(prefix string) int {
+	n := 0
+	for _, c := range f.callList() {
+		if strings.HasPrefix(c, prefix) {
+			n++
+		}
+	}
+	return n
+}
+
+// waitCalls waits until pred holds for the calls so far.
+func (f *fakeEngine) waitCalls(t *testing.T, pred func([]string) bool) {
+	t.Helper()
+	for !pred(f.callList()) {
+		select {
+		case <-f.notified:
+		case <-t.Context().Done():
+			t.Fatalf("condition never met; calls %v", f.callList())
+		}
+	}
+}
+
+func (f *fakeEngine) status(connected, connecting bool) insStatus {
+	st := coreStatus{Connected: connected, Connecting: connecting}
+	if f.synced != nil {
+		yes := true
+		at := *f.synced
+		st.PriorityStatus = []corePriorityStatus{{Priority: FullSyncPriority, LastSyncedAt: &at, HasSynced: &yes}}
+	}
+	return insStatus{Status: st}
+}
+
+func (f *fakeEngine) Start(ctx context.Context, req startRequest) ([]instruction, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.record("start")
+	f.start = append(f.start, req)
+	f.active = true
+	body, _ := json.Marshal(map[string]any{"client_id": "c1", "parameters": req.Parameters, "app_metadata": req.AppMetadata})
+	return []instruction{f.status(false, true), insEstablish{Request: body}}, nil
+}
+
+func (f *fakeEngine) requireActive(call string) error {
+	if !f.active {
+		return fmt.Errorf("%s: no iteration is active", call)
+	}
+	return nil
+}
+
+func (f *fakeEngine) ConnectionEstablished(ctx context.Context) ([]instruction, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.record("established")
+	if err := f.requireActive("established"); err != nil {
+		return nil, err
+	}
+	return []instruction{f.status(true, false)}, nil
+}
+
+func (f *fakeEngine) end(call string) ([]instruction, error) {
+	f.record(call)
+	if !f.active {
+		return nil, nil
+	}
+	f.active = false
+	return []instruction{f.status(false, false), insClose{}}, nil
+}
+
+func (f *fakeEngine) ConnectionEnd(ctx context.Context) ([]instruction, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.end("end")
+}
+
+func (f *fakeEngine) Stop(ctx context.Context) ([]instruction, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.end("stop")
+}
+
+func (f *fakeEngine) LineBinary(ctx context.Context, doc []byte) ([]instruction, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.record("binary:" + strconv.Itoa(len(doc)))
+	return nil, f.requireActive("line_binary")
+}
+
+func (f *fakeEngine) LineText(ctx context.Context, line []byte) ([]instruction, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.record("line:" + string(line))
+	if err := f.requireActive("line_text"); err != nil {
+		return nil, err
+	}
+	var l struct {
+		CheckpointComplete *json.RawMessage `json:"checkpoint_complete"`
+		TokenExpiresIn     *int             `json:"token_expires_in"`
+		Close              *struct {
+			Hide bool `json:"hide"`
+		} `json:"close"`
+		Fail string `json:"fail"`
+	}
+	if err := json.Unmarshal(line, &l); err != nil {
+		return nil, err
+	}
+	switch {
+	case l.Fail != "":
+		return nil, errors.New(l.Fail)
+	case l.CheckpointComplete != nil:
+		now := time.Now().UnixMicro()
+		f.synced = &now
+		return []instruction{insDidCompleteSync{}, f.status(true, false)}, nil
+	case l.TokenExpiresIn != nil && *l.TokenExpiresIn <= 0:
+		f.active = false
+		return []instruction{insFetchCredentials{DidExpire: true}, insClose{}}, nil
+	case l.TokenExpiresIn != nil && *l.TokenExpiresIn <= 30:
+		return []instruction{insFetchCredentials{}}, nil
+	case l.Close != nil:
+		f.active = false
+		return []instruction{insClose{HideDisconnect: l.Close.Hide}}, nil
+	}
+	return nil, nil
+}
+
+func (f *fakeEngine) CompletedUpload(ctx context.Context) ([]instruction, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.record("completed_upload")
+	return nil, f.requireActive("completed_upload")
+}
+
+func (f *fakeEngine) RefreshedToken(ctx context.Context) ([]instruction, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.record("refreshed_token")
+	if err := f.requireActive("refreshed_token"); err != nil {
+		return nil, err
+	}
+	f.active = false
+	return []instruction{insClose{HideDisconnect: true}}, nil
+}
+
+func (f *fakeEngine) UpdateSubscriptions(ctx context.Context, active []streamKey) ([]instruction, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	b, _ := json.Marshal(active)
+	f.record("subs:" + string(b))
+	return nil, f.requireActive("update_subscriptions")
+}
+
+// fakeService is an httptest PowerSync Service for the fake engine: each
+// stream connection gets the lines sent to lines (an empty string ends the
+// stream) and can be made to fail with a status code.
+type fakeService struct {
+	srv *httptest.Server
+
+	mu          gosync.Mutex // guards the fields below
+	failStreams []int        // status codes for the next stream requests
+	tokens      []string     // Authorization tokens of stream requests
+	bodies      [][]byte
+	headers     []http.Header
+	wc          int64
+	wcTokens    []string
+	wcFail      int
+
+	lines chan string
+	conns atomic.Int32
+}
+
+func newFakeService(t *testing.T) *fakeService {
+	fs := &fakeService{lines: make(chan string)}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /sync/stream", fs.stream)
+	mux.HandleFunc("GET /write-checkpoint2.json", fs.writeCheckpoint)
+	fs.srv = httptest.NewServer(mux)
+	t.Cleanup(fs.srv.Close)
+	return fs
+}
+
+func token(r *http.Request) string { return strings.TrimPrefix(r.Header.Get("Authorization"), "Token ") }
+
+func (fs *fakeService) stream(w http.ResponseWriter, r *http.Request) {
+	body := make([]byte, r.ContentLength)
+	_, _ = r.Body.Read(body)
+	fs.mu.Lock()
+	fs.tokens = append(fs.tokens, token(r))
+	fs.bodies = append(fs.bodies, body)
+	fs.headers = append(fs.headers, r.Header.Clone())
+	fail := 0
+	if len(fs.failStreams) > 0 {
+		fail, fs.failStreams = fs.failStreams[0], fs.failStreams[1:]
+	}
+	fs.mu.Unlock()
+	fs.conns.Add(1)
+	if fail != 0 {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(fail)
+		fmt.Fprintf(w, `{"error":{"code":"PSYNC_S2106","description":"failure %d for token %s"}}`, fail, "[not echoed]")
+		return
+	}
+	w.Header().Set("Content-Type", contentNDJSON)
+	w.WriteHeader(http.StatusOK)
+	w.(http.Flusher).Flush()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case l := <-fs.lines:
+			if l == "" {
+				return
+			}
+			fmt.Fprintln(w, l)
+			w.(http.Flusher).Flush()
+		}
+	}
+}
+
+func (fs *fakeService) writeCheckpoint(w http.ResponseWriter, r *http.Request) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	fs.wcTokens = append(fs.wcTokens, token(r))
+	if fs.wcFail > 0 {
+		fs.wcFail--
+		http.Error(w, "write checkpoint unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	fs.wc++
+	fmt.Fprintf(w, `{"data":{"write_checkpoint":"%d"}}`, fs.wc)
+}
+
+// send delivers a line to the open stream.
+func (fs *fakeService) send(t *testing.T, line string) {
+	t.Helper()
+	select {
+	case fs.lines <- line:
+	case <-t.Context().Done():
+		t.Fatalf("no stream took line %s", line)
+	}
+}
+
+// countingConnector hands out tokens "tok-1", "tok-2", ... and records
+// uploads.
+type countingConnector struct {
+	endpoint string
+	fetches  atomic.Int32
+	upload   func(ctx context.Context, db *sql.DB) error
+}
+
+func (c *countingConnector) FetchCredentials(ctx context.Context) (*Credentials, error) {
+	n := c.fetches.Add(1)
+	return &Credentials{Endpoint: c.endpoint, Token: fmt.Sprintf("tok-%d", n)}, nil
+}
+
+func (c *countingConnector) UploadData(ctx context.Context, db *sql.DB) error {
+	if c.upload == nil {
+		return nil
+	}
+	return c.upload(ctx, db)
+}
+
+// sleepRecorder is an injected sleep: it records the durations and returns
+// at once (or with ctx's error).
+type sleepRecorder struct {
+	mu     gosync.Mutex // guards ds
+	ds     []time.Duration
+	notify chan struct{}
+}
+
+func newSleepRecorder() *sleepRecorder { return &sleepRecorder{notify: make(chan struct{}, 1)} }
+
+func (s *sleepRecorder) sleep(ctx context.Context, d time.Duration) error {
+	s.mu.Lock()
+	s.ds = append(s.ds, d)
+	s.mu.Unlock()
+	select {
+	case s.notify <- struct{}{}:
+	default:
+	}
+	return ctx.Err()
+}
+
+func (s *sleepRecorder) count(d time.Duration) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, x := range s.ds {
+		if x == d {
+			n++
+		}
+	}
+	return n
+}
