@@ -1,0 +1,442 @@
+package pstest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+)
+
+// Row is a source row handed to a RowBucketsFunc.
+type Row struct {
+	Table string
+	ID    string
+	Data  map[string]any
+}
+
+// RowBucketsFunc decides which buckets a source row belongs to (the "data
+// queries" of sync rules). It must be fast and must not call the Server.
+type RowBucketsFunc func(r Row) []string
+
+// Client describes a sync connection to a UserBucketsFunc.
+type Client struct {
+	UserID     string         // the token's sub claim
+	ClientID   string         // client_id of the request
+	Parameters map[string]any // parameters of the request (client parameters)
+	Claims     map[string]any // all claims of the token
+}
+
+// UserBucketsFunc decides which buckets a connection syncs (the "parameter
+// queries" of sync rules). It must be fast and must not call the Server.
+type UserBucketsFunc func(c Client) []string
+
+// Option configures a Server.
+type Option func(*config)
+
+type config struct {
+	secret      []byte
+	audiences   []string
+	maxLifetime time.Duration
+	pageSize    int
+	keepalive   time.Duration
+	rowBuckets  RowBucketsFunc
+	userBuckets UserBucketsFunc
+	streams     []Stream
+	logger      *slog.Logger
+	now         func() time.Time
+	ready       func(*Server)
+}
+
+// WithSecret sets the HS256 secret tokens are signed with (default: random
+// per server; use Server.Token to mint tokens).
+func WithSecret(secret []byte) Option {
+	return func(c *config) { c.secret = slices.Clone(secret) }
+}
+
+// WithAudience sets the audiences a token's aud claim must contain one of
+// (default DefaultAudience).
+func WithAudience(aud ...string) Option {
+	return func(c *config) { c.audiences = slices.Clone(aud) }
+}
+
+// WithPageSize sets how many ops a data line carries at most (default 1000).
+func WithPageSize(n int) Option {
+	return func(c *config) {
+		if n > 0 {
+			c.pageSize = n
+		}
+	}
+}
+
+// WithKeepalive sets how often a stream sends token_expires_in lines
+// (default 20 s, like the service).
+func WithKeepalive(d time.Duration) Option {
+	return func(c *config) {
+		if d > 0 {
+			c.keepalive = d
+		}
+	}
+}
+
+// WithRowBuckets sets the function mapping source rows changed through
+// SetRow, DeleteRow and uploads to buckets (default: every row goes to the
+// bucket "global[]").
+func WithRowBuckets(f RowBucketsFunc) Option {
+	return func(c *config) { c.rowBuckets = f }
+}
+
+// WithUserBuckets sets the function deciding which buckets a connection
+// syncs when no sync streams are defined (default: every bucket the server has).
+func WithUserBuckets(f UserBucketsFunc) Option {
+	return func(c *config) { c.userBuckets = f }
+}
+
+// WithStreams switches the server to sync streams: connections sync the
+// buckets of the default streams (unless they opt out) and of the streams
+// they subscribe to explicitly. WithUserBuckets is then ignored.
+func WithStreams(streams ...Stream) Option {
+	return func(c *config) { c.streams = append(c.streams, streams...) }
+}
+
+// WithLogger sets a logger for requests and stream events (default: silent).
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) {
+		if l != nil {
+			c.logger = l
+		}
+	}
+}
+
+// WithClock sets the clock used for token validation and expiry.
+func WithClock(now func() time.Time) Option {
+	return func(c *config) {
+		if now != nil {
+			c.now = now
+		}
+	}
+}
+
+// OnReady is called by ListenAndServe with the running server before it
+// serves requests, for example to load data or print the URL.
+func OnReady(f func(*Server)) Option {
+	return func(c *config) { c.ready = f }
+}
+
+// DefaultAudience is the audience tokens must have unless WithAudience says otherwise.
+const DefaultAudience = "powersync-dev"
+
+// DefaultBucket is the bucket rows go to when no WithRowBuckets is given.
+const DefaultBucket = "global[]"
+
+func newConfig(opts []Option) *config {
+	c := &config{
+		audiences:   []string{DefaultAudience},
+		maxLifetime: 24 * time.Hour,
+		pageSize:    1000,
+		keepalive:   20 * time.Second,
+		rowBuckets:  func(Row) []string { return []string{DefaultBucket} },
+		logger:      slog.New(slog.DiscardHandler),
+		now:         time.Now,
+	}
+	for _, o := range opts {
+		o(c)
+	}
+	if c.secret == nil {
+		c.secret = make([]byte, 32)
+		_, _ = rand.Read(c.secret)
+	}
+	return c
+}
+
+// Server is an in-process PowerSync Service. Create one with NewServer (or
+// run one with ListenAndServe); all methods are safe for concurrent use.
+type Server struct {
+	// URL is the base URL of the service, e.g. http://127.0.0.1:41234,
+	// without a trailing slash: the endpoint for a client's credentials.
+	URL string
+
+	cfg     *config
+	handler http.Handler
+	httpSrv *http.Server
+
+	ctx    context.Context // canceled by Close; parent of every stream
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // running request handlers and the serve goroutine
+	closed sync.Once
+
+	mu sync.Mutex // guards every field below
+	st *store
+	// changed is closed and replaced whenever data or write checkpoints change.
+	changed chan struct{}
+	// writeCheckpoints by "<user id>/<client id>".
+	writeCheckpoints map[string]int64
+	streams          map[*streamConn]struct{}
+	streamsChanged   chan struct{} // closed and replaced when streams come or go
+	netConns         map[net.Conn]struct{}
+	faults           []*Fault
+	tokens           map[string]struct{} // minted or seen tokens, for ExpireTokens
+	expired          map[string]struct{} // tokens ExpireTokens revoked
+	uploads          []Upload
+	isClosed         bool
+}
+
+// NewServer starts a PowerSync Service on a loopback port. Call Close when done.
+func NewServer(opts ...Option) *Server {
+	s := newServer(opts)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		if ln, err = net.Listen("tcp6", "[::1]:0"); err != nil {
+			panic(fmt.Sprintf("pstest: failed to listen on a port: %v", err))
+		}
+	}
+	s.serve(ln)
+	return s
+}
+
+// ListenAndServe runs a PowerSync Service on addr (e.g. "127.0.0.1:8080")
+// until ctx ends, then closes it. OnReady options see the running server.
+func ListenAndServe(ctx context.Context, addr string, opts ...Option) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("powersync: pstest: listen: %w", err)
+	}
+	s := newServer(opts)
+	s.serve(ln)
+	if s.cfg.ready != nil {
+		s.cfg.ready(s)
+	}
+	<-ctx.Done()
+	s.Close()
+	return nil
+}
+
+func newServer(opts []Option) *Server {
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Server{
+		cfg:              newConfig(opts),
+		ctx:              ctx,
+		cancel:           cancel,
+		st:               newStore(),
+		changed:          make(chan struct{}),
+		writeCheckpoints: map[string]int64{},
+		streams:          map[*streamConn]struct{}{},
+		streamsChanged:   make(chan struct{}),
+		netConns:         map[net.Conn]struct{}{},
+		tokens:           map[string]struct{}{},
+		expired:          map[string]struct{}{},
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /sync/stream", s.handleStream)
+	mux.HandleFunc("GET /write-checkpoint2.json", s.handleWriteCheckpoint)
+	mux.HandleFunc("POST /sync/checkpoint-request", s.handleCheckpointRequest)
+	mux.HandleFunc("POST /upload", s.handleUpload)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, &serviceError{Status: http.StatusNotFound, Code: "PSYNC_S2002", Name: "RouteNotFound",
+			Description: "The path does not exist on this server",
+			Details:     fmt.Sprintf("The path %q does not exist on this server", r.URL.Path)})
+	})
+	s.handler = s.track(s.faultMiddleware(mux))
+	return s
+}
+
+func (s *Server) serve(ln net.Listener) {
+	s.URL = "http://" + ln.Addr().String()
+	s.httpSrv = &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return s.ctx },
+		ConnState: func(c net.Conn, st http.ConnState) {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			switch st {
+			case http.StateNew:
+				s.netConns[c] = struct{}{}
+			case http.StateClosed, http.StateHijacked:
+				delete(s.netConns, c)
+			}
+		},
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		_ = s.httpSrv.Serve(ln)
+	}()
+}
+
+// Handler returns the service's HTTP handler, for mounting it in another
+// server. Streams it serves still end on Close.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// track counts running handlers so Close can wait for them.
+func (s *Server) track(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		if s.isClosed {
+			s.mu.Unlock()
+			writeError(w, &serviceError{Status: http.StatusServiceUnavailable, Code: "PSYNC_S2003",
+				Name: "ServiceUnavailable", Description: "Service is shutting down"})
+			return
+		}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		defer s.wg.Done()
+		h.ServeHTTP(w, r)
+	})
+}
+
+// Close ends every stream, stops the server and returns once every request
+// handler and goroutine of the server has finished. It is safe to call more than once.
+func (s *Server) Close() {
+	s.closed.Do(func() {
+		s.mu.Lock()
+		s.isClosed = true
+		s.mu.Unlock()
+		s.cancel()
+		if s.httpSrv != nil {
+			_ = s.httpSrv.Close()
+		}
+		s.wg.Wait()
+	})
+}
+
+// Restart simulates a service restart: every sync stream ends and every
+// client connection is dropped (clients must reconnect and start a new
+// stream). Data and write checkpoints are kept.
+func (s *Server) Restart() {
+	s.mu.Lock()
+	for c := range s.streams {
+		c.cancel()
+	}
+	conns := make([]net.Conn, 0, len(s.netConns))
+	for c := range s.netConns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		_ = c.Close()
+	}
+}
+
+// notifyLocked wakes every stream to look for a new checkpoint. s.mu must be held.
+func (s *Server) notifyLocked() {
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+// ActiveStreams returns the number of sync streams being served.
+func (s *Server) ActiveStreams() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.streams)
+}
+
+// WaitStreams blocks until at least n sync streams are being served or ctx ends.
+func (s *Server) WaitStreams(ctx context.Context, n int) error {
+	for {
+		s.mu.Lock()
+		got, ch := len(s.streams), s.streamsChanged
+		s.mu.Unlock()
+		if got >= n {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("powersync: pstest: waiting for %d streams (have %d): %w", n, got, ctx.Err())
+		}
+	}
+}
+
+// LastOpID returns the id of the latest operation (the current checkpoint).
+func (s *Server) LastOpID() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.st.lastOpID
+}
+
+// serviceError is the service's JSON error body.
+type serviceError struct {
+	Name        string `json:"name,omitempty"`
+	Code        string `json:"code"`
+	Status      int    `json:"status"`
+	Description string `json:"description"`
+	Details     string `json:"details,omitempty"`
+}
+
+func (e *serviceError) Error() string {
+	if e.Details != "" {
+		return fmt.Sprintf("[%s] %s: %s", e.Code, e.Description, e.Details)
+	}
+	return fmt.Sprintf("[%s] %s", e.Code, e.Description)
+}
+
+func writeError(w http.ResponseWriter, e *serviceError) {
+	body, _ := json.Marshal(map[string]any{"error": e})
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(e.Status)
+	_, _ = w.Write(body)
+}
+
+func writeData(w http.ResponseWriter, data any) {
+	body, err := json.Marshal(map[string]any{"data": data})
+	if err != nil {
+		writeError(w, internalError(err))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(body)
+}
+
+func internalError(err error) *serviceError {
+	return &serviceError{Status: http.StatusInternalServerError, Code: "PSYNC_S2001", Name: "InternalServerError",
+		Description: "Something went wrong", Details: err.Error()}
+}
+
+func validationError(details string) *serviceError {
+	return &serviceError{Status: http.StatusBadRequest, Code: "PSYNC_S2001", Name: "ValidationError",
+		Description: "Validation failed", Details: details}
+}
+
+// errorFromStatus builds the error body a fault answers with.
+func errorFromStatus(status int) *serviceError {
+	switch {
+	case status == http.StatusUnauthorized:
+		return authError("PSYNC_S2101", "Authentication failed (injected fault)")
+	case status == http.StatusServiceUnavailable:
+		return &serviceError{Status: status, Code: "PSYNC_S2003", Name: "ServiceUnavailable",
+			Description: "Service temporarily unavailable (injected fault)"}
+	default:
+		return &serviceError{Status: status, Code: "PSYNC_S2001", Name: "InternalServerError",
+			Description: "Something went wrong (injected fault)"}
+	}
+}
+
+// decodeBody reads a JSON request body of at most 4 MiB.
+func decodeBody(r *http.Request, v any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 4<<20))
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("invalid JSON body: %w", err)
+	}
+	return nil
+}
+
+// sortedKeys returns the keys of m in order.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+var errClosed = errors.New("powersync: pstest: server closed")

@@ -1,0 +1,352 @@
+package pstest
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"sort"
+	"strconv"
+	"time"
+)
+
+// streamConn is one running sync stream.
+type streamConn struct {
+	cancel context.CancelFunc
+}
+
+// errStreamEnd ends a stream on purpose (fault or expired token).
+var errStreamEnd = errors.New("stream ended")
+
+// lineWriter writes lines to a stream, applying a fault's line limit and delay.
+type lineWriter struct {
+	ctx   context.Context
+	bw    *bufio.Writer
+	rc    *http.ResponseController
+	fault *Fault
+	lines int
+}
+
+func (lw *lineWriter) write(line []byte, err error) error {
+	if err != nil {
+		return fmt.Errorf("powersync: pstest: encode line: %w", err)
+	}
+	if lw.fault.LineDelay > 0 {
+		if err := lw.flush(); err != nil {
+			return err
+		}
+		t := time.NewTimer(lw.fault.LineDelay)
+		select {
+		case <-lw.ctx.Done():
+			t.Stop()
+			return lw.ctx.Err()
+		case <-t.C:
+		}
+	}
+	if err := lw.ctx.Err(); err != nil {
+		return err
+	}
+	if _, err := lw.bw.Write(line); err != nil {
+		return err
+	}
+	lw.lines++
+	if lw.fault.LineDelay > 0 {
+		if err := lw.flush(); err != nil {
+			return err
+		}
+	}
+	if lw.fault.EndAfterLines > 0 && lw.lines >= lw.fault.EndAfterLines {
+		_ = lw.flush()
+		return errStreamEnd
+	}
+	return nil
+}
+
+func (lw *lineWriter) flush() error {
+	if err := lw.bw.Flush(); err != nil {
+		return err
+	}
+	return lw.rc.Flush()
+}
+
+// sentCheckpoint is what a stream last told its client.
+type sentCheckpoint struct {
+	lastOpID int64
+	wc       int64
+	buckets  map[string]bucketChecksum
+	streams  []streamDesc
+}
+
+func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
+	id, aerr := s.authenticate(r)
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	req := syncRequest{Streams: streamsRequest{IncludeDefaults: true}}
+	if err := decodeBody(r, &req); err != nil {
+		writeError(w, validationError(err.Error()))
+		return
+	}
+	positions := map[string]int64{}
+	for _, b := range req.Buckets {
+		after, err := strconv.ParseInt(b.After, 10, 64)
+		if err != nil || after < 0 {
+			writeError(w, validationError(fmt.Sprintf("bucket %q: after %q is not an op id", b.Name, b.After)))
+			return
+		}
+		positions[b.Name] = after
+	}
+	enc := &encoder{bson: wantsBSON(r.Header.Get("Accept")), rawData: req.RawData == nil || *req.RawData}
+
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	stopOnClose := context.AfterFunc(s.ctx, cancel)
+	defer stopOnClose()
+	sc := &streamConn{cancel: cancel}
+	s.mu.Lock()
+	s.streams[sc] = struct{}{}
+	close(s.streamsChanged)
+	s.streamsChanged = make(chan struct{})
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.streams, sc)
+		close(s.streamsChanged)
+		s.streamsChanged = make(chan struct{})
+		s.mu.Unlock()
+	}()
+
+	if enc.bson {
+		w.Header().Set("Content-Type", ContentTypeBSON)
+	} else {
+		w.Header().Set("Content-Type", ContentTypeNDJSON)
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+
+	lw := &lineWriter{ctx: ctx, bw: bufio.NewWriterSize(w, 64<<10), rc: http.NewResponseController(w), fault: faultFrom(r.Context())}
+	client := Client{UserID: id.userID, ClientID: req.ClientID, Parameters: req.Parameters, Claims: id.claims}
+	err := s.runStream(ctx, lw, enc, &req, client, id, positions)
+	_ = lw.flush()
+	if err != nil && !errors.Is(err, errStreamEnd) && ctx.Err() == nil {
+		s.cfg.logger.Debug("pstest: stream ended", "user", id.userID, "err", err)
+	}
+}
+
+func (s *Server) runStream(ctx context.Context, lw *lineWriter, enc *encoder, req *syncRequest, client Client,
+	id *identity, positions map[string]int64) error {
+	keepalive := time.NewTicker(s.cfg.keepalive)
+	defer keepalive.Stop()
+	untilExp := id.exp.Sub(s.cfg.now())
+	expiry := time.NewTimer(untilExp)
+	defer expiry.Stop()
+	warn := time.NewTimer(max(untilExp-20*time.Second, 0))
+	defer warn.Stop()
+	if untilExp <= 20*time.Second {
+		warn.Stop()
+	}
+	expiresIn := func() int64 {
+		secs := id.exp.Sub(s.cfg.now()).Seconds()
+		return max(int64(secs+0.999999), 0)
+	}
+
+	var sent *sentCheckpoint
+	var dataBuf []byte
+	for {
+		s.mu.Lock()
+		changed := s.changed
+		_, revoked := s.expired[id.token]
+		var cp *sentCheckpoint
+		if !revoked {
+			cp = s.checkpointLocked(req, client)
+		}
+		s.mu.Unlock()
+		if revoked {
+			if err := lw.write(enc.tokenExpiresIn(0)); err != nil {
+				return err
+			}
+			return errStreamEnd
+		}
+
+		if err := s.sendCheckpoint(lw, enc, sent, cp, positions, &dataBuf); err != nil {
+			return err
+		}
+		sent = cp
+		if err := lw.flush(); err != nil {
+			return err
+		}
+
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-changed:
+		case <-keepalive.C:
+			if err := lw.write(enc.tokenExpiresIn(expiresIn())); err != nil {
+				return err
+			}
+		case <-warn.C:
+			if err := lw.write(enc.tokenExpiresIn(expiresIn())); err != nil {
+				return err
+			}
+		case <-expiry.C:
+			if err := lw.write(enc.tokenExpiresIn(0)); err != nil {
+				return err
+			}
+			return errStreamEnd
+		}
+	}
+}
+
+// checkpointLocked computes the connection's current checkpoint. s.mu must be held.
+func (s *Server) checkpointLocked(req *syncRequest, client Client) *sentCheckpoint {
+	set := s.resolveLocked(req, client)
+	cp := &sentCheckpoint{
+		lastOpID: s.st.lastOpID,
+		wc:       s.writeCheckpoints[wcKey(client.UserID, req.ClientID)],
+		buckets:  make(map[string]bucketChecksum, len(set.buckets)),
+		streams:  set.streams,
+	}
+	for name, bi := range set.buckets {
+		bc := bucketChecksum{Bucket: name, Priority: bi.priority, Subscriptions: bi.subs}
+		if bc.Subscriptions == nil {
+			bc.Subscriptions = []subRef{}
+		}
+		if b := s.st.buckets[name]; b != nil {
+			bc.Checksum = int32(b.checksum)
+			bc.Count = len(b.ops)
+		}
+		cp.buckets[name] = bc
+	}
+	return cp
+}
+
+// sendCheckpoint sends cp (in full, or as a diff against sent), the data the
+// client lacks and the completion lines. It sends nothing if nothing changed.
+func (s *Server) sendCheckpoint(lw *lineWriter, enc *encoder, sent, cp *sentCheckpoint, positions map[string]int64,
+	dataBuf *[]byte) error {
+	wrong := func(list []bucketChecksum) []bucketChecksum {
+		if lw.fault.WrongChecksum == "" {
+			return list
+		}
+		out := slices.Clone(list)
+		for i := range out {
+			if lw.fault.WrongChecksum == "*" || lw.fault.WrongChecksum == out[i].Bucket {
+				out[i].Checksum++
+			}
+		}
+		return out
+	}
+
+	var fetch []bucketChecksum
+	full := sent == nil || !sameStreams(sent.streams, cp.streams)
+	if full {
+		names := sortedKeys(cp.buckets)
+		for _, n := range names {
+			fetch = append(fetch, cp.buckets[n])
+		}
+		for n := range positions {
+			if _, ok := cp.buckets[n]; !ok {
+				delete(positions, n)
+			}
+		}
+		if err := lw.write(enc.checkpoint(cp.lastOpID, cp.wc, wrong(fetch), cp.streams)); err != nil {
+			return err
+		}
+	} else {
+		var removed []string
+		for _, n := range sortedKeys(cp.buckets) {
+			b := cp.buckets[n]
+			if old, ok := sent.buckets[n]; !ok || !old.same(b) {
+				fetch = append(fetch, b)
+			}
+		}
+		for _, n := range sortedKeys(sent.buckets) {
+			if _, ok := cp.buckets[n]; !ok {
+				removed = append(removed, n)
+				delete(positions, n)
+			}
+		}
+		if len(fetch) == 0 && len(removed) == 0 && cp.wc == sent.wc {
+			return nil
+		}
+		if removed == nil {
+			removed = []string{}
+		}
+		if fetch == nil {
+			fetch = []bucketChecksum{}
+		}
+		if err := lw.write(enc.checkpointDiff(cp.lastOpID, cp.wc, wrong(fetch), removed)); err != nil {
+			return err
+		}
+	}
+
+	// Data, highest priority (lowest number) first.
+	sort.SliceStable(fetch, func(i, j int) bool { return fetch[i].Priority < fetch[j].Priority })
+	for i, b := range fetch {
+		if _, err := s.sendBucketData(lw, enc, b.Bucket, cp.lastOpID, positions, dataBuf); err != nil {
+			return err
+		}
+		last := i == len(fetch)-1
+		if !last && fetch[i+1].Priority != b.Priority {
+			if err := lw.write(enc.partialComplete(cp.lastOpID, b.Priority)); err != nil {
+				return err
+			}
+		}
+	}
+	return lw.write(enc.checkpointComplete(cp.lastOpID))
+}
+
+func sameStreams(a, b []streamDesc) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Name != b[i].Name || a[i].IsDefault != b[i].IsDefault || len(a[i].Errors) != len(b[i].Errors) {
+			return false
+		}
+		for j := range a[i].Errors {
+			if a[i].Errors[j] != b[i].Errors[j] {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// sendBucketData sends the ops of a bucket after the client's position up to
+// upTo, in pages, and returns the number of data lines written.
+func (s *Server) sendBucketData(lw *lineWriter, enc *encoder, name string, upTo int64, positions map[string]int64,
+	dataBuf *[]byte) (int, error) {
+	lines := 0
+	for {
+		after := positions[name]
+		s.mu.Lock()
+		var ops []op
+		more := false
+		if b := s.st.buckets[name]; b != nil {
+			ops, more = b.page(after, upTo, s.cfg.pageSize)
+		}
+		s.mu.Unlock()
+		if len(ops) == 0 {
+			return lines, nil
+		}
+		line, err := enc.data(*dataBuf, name, after, more, ops)
+		*dataBuf = line
+		if err := lw.write(line, err); err != nil {
+			return lines, err
+		}
+		lines++
+		positions[name] = ops[len(ops)-1].id
+		if lw.fault.EndMidCheckpoint {
+			_ = lw.flush()
+			return lines, errStreamEnd
+		}
+		if !more {
+			return lines, nil
+		}
+	}
+}
