@@ -1,5 +1,3 @@
-//go:build synccore
-
 package sync
 
 import (

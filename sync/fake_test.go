@@ -230,7 +230,9 @@ func newFakeService(t *testing.T) *fakeService {
 	return fs
 }
 
-func token(r *http.Request) string { return strings.TrimPrefix(r.Header.Get("Authorization"), "Token ") }
+func token(r *http.Request) string {
+	return strings.TrimPrefix(r.Header.Get("Authorization"), "Token ")
+}
 
 func (fs *fakeService) stream(w http.ResponseWriter, r *http.Request) {
 	body := make([]byte, r.ContentLength)

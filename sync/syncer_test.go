@@ -220,7 +220,9 @@ func TestSyncerTokenExpiry(t *testing.T) {
 	h.waitStatus(t, "connected", connected)
 	// Expiring soon: prefetch, then reconnect at once with the new token.
 	h.fs.send(t, `{"token_expires_in":10}`)
-	h.eng.waitCalls(t, func(c []string) bool { return slices.Contains(c, "refreshed_token") && countPrefix(c, "established") == 2 })
+	h.eng.waitCalls(t, func(c []string) bool {
+		return slices.Contains(c, "refreshed_token") && countPrefix(c, "established") == 2
+	})
 	if got := h.rec.count(testRetryDelay); got != 0 {
 		t.Errorf("reconnect after token refresh waited the retry delay %d times", got)
 	}
