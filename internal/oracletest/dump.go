@@ -434,3 +434,43 @@ func pyBytesRepr(p []byte) string {
 	b.WriteByte(quote)
 	return b.String()
 }
+
+// MasterEntry is one row of sqlite_master.
+type MasterEntry struct {
+	Type, Name, TblName, SQL string // SQL is "" for automatic indexes
+}
+
+// String renders an entry the way `oracle.sh dump --master` does.
+func (e MasterEntry) String() string {
+	sql := e.SQL
+	if sql == "" {
+		sql = "<no sql: auto index>"
+	}
+	return fmt.Sprintf("== %s %s (%s)\n%s\n", e.Type, e.Name, e.TblName, sql)
+}
+
+// ReadMaster returns the sqlite_master entries of a database file, opened read-only with
+// plain SQLite, sorted by (type, name, tbl_name, sql) as the oracle's dump sorts them.
+func ReadMaster(ctx context.Context, path string) ([]MasterEntry, error) {
+	u := url.URL{Scheme: "file", Path: path, RawQuery: "mode=ro"}
+	db, err := sql.Open("sqlite", u.String())
+	if err != nil {
+		return nil, fmt.Errorf("oracletest: open %s: %w", path, err)
+	}
+	defer db.Close()
+	rows, err := queryRows(ctx, db, "select type, name, tbl_name, sql from sqlite_master")
+	if err != nil {
+		return nil, fmt.Errorf("oracletest: %s: %w", path, err)
+	}
+	out := make([]MasterEntry, len(rows))
+	for i, r := range rows {
+		out[i] = MasterEntry{Type: pyStr(r[0]), Name: pyStr(r[1]), TblName: pyStr(r[2])}
+		if r[3] != nil {
+			out[i].SQL = pyStr(r[3])
+		}
+	}
+	slices.SortFunc(out, func(a, b MasterEntry) int {
+		return strings.Compare(a.Type+"\x00"+a.Name+"\x00"+a.TblName+"\x00"+a.SQL, b.Type+"\x00"+b.Name+"\x00"+b.TblName+"\x00"+b.SQL)
+	})
+	return out, nil
+}

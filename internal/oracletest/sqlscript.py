@@ -11,12 +11,14 @@ Script lines (whitespace around a line is ignored):
   # comment, empty line   ignored
   !sql STATEMENT          run STATEMENT in its own transaction, or in the open !begin group
   !fail STATEMENT         the same, but STATEMENT must fail; a group stays open
+  !fail-any STATEMENT     the same as !fail (the Go side does not compare the error text)
   !begin                  BEGIN; following statements run in this transaction
   !commit / !rollback     end the group
   !query SQL              run SQL and record its rows
   !reopen                 close the database and open it again (schema applied again)
 
-Prints one JSON object per line for each !fail ({"line", "error", "code"}) and each !query
+Prints one JSON object per line for each !fail ({"line", "error", "code"}; with "any": true
+for !fail-any) and each !query
 ({"line", "rows"}; rows is json.dumps of the rows as text). Exits 3 when a !sql fails or a
 !fail succeeds (after playing the whole script), 2 on a malformed script.
 """
@@ -66,7 +68,7 @@ def main():
                 continue
             word, _, arg = line.partition(" ")
             arg = arg.strip()
-            if word in ("!sql", "!fail"):
+            if word in ("!sql", "!fail", "!fail-any"):
                 try:
                     if in_tx:
                         db.execute(arg).fetchall()
@@ -77,11 +79,13 @@ def main():
                     code = getattr(e, "sqlite_errorcode", None)
                     if word == "!fail":
                         emit({"line": n, "error": str(e), "code": code})
+                    elif word == "!fail-any":
+                        emit({"line": n, "error": str(e), "code": code, "any": True})
                     else:
                         problems.append(f"line {n}: unexpected error: {type(e).__name__}: {e}")
                 else:
-                    if word == "!fail":
-                        problems.append(f"line {n}: statement succeeded but !fail expects an error")
+                    if word != "!sql":
+                        problems.append(f"line {n}: statement succeeded but {word} expects an error")
             elif word == "!begin":
                 if in_tx:
                     die(f"sqlscript: line {n}: !begin inside a transaction")
