@@ -2,8 +2,8 @@ package pstest
 
 import (
 	"bytes"
-	"crypto/rand"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"

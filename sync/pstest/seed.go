@@ -1,6 +1,7 @@
 package pstest
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -58,7 +59,11 @@ func (s *Server) LoadSeed(r io.Reader) error {
 			if op.Bucket == "" || op.Table == "" || op.ID == "" {
 				return fmt.Errorf("powersync: pstest: seed op %d: bucket, table and id are required", i)
 			}
-			tx.Put(op.Bucket, op.Table, op.ID, []byte(op.Data))
+			var data bytes.Buffer
+			if err := json.Compact(&data, op.Data); err != nil {
+				return fmt.Errorf("powersync: pstest: seed op %d: %w", i, err)
+			}
+			tx.Put(op.Bucket, op.Table, op.ID, data.Bytes())
 		}
 		return nil
 	})

@@ -496,4 +496,3 @@ func TestTokenExpiry(t *testing.T) {
 		}
 	})
 }
-

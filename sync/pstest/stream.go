@@ -241,7 +241,7 @@ func (s *Server) sendCheckpoint(lw *lineWriter, enc *encoder, sent, cp *sentChec
 		return out
 	}
 
-	var fetch []bucketChecksum
+	fetch := []bucketChecksum{}
 	full := sent == nil || !sameStreams(sent.streams, cp.streams)
 	if full {
 		names := sortedKeys(cp.buckets)
@@ -275,9 +275,6 @@ func (s *Server) sendCheckpoint(lw *lineWriter, enc *encoder, sent, cp *sentChec
 		}
 		if removed == nil {
 			removed = []string{}
-		}
-		if fetch == nil {
-			fetch = []bucketChecksum{}
 		}
 		if err := lw.write(enc.checkpointDiff(cp.lastOpID, cp.wc, wrong(fetch), removed)); err != nil {
 			return err
