@@ -121,35 +121,31 @@ func jsonToSQL(v json.RawMessage) any {
 }
 
 func restObject(st *PendingStatement, obj map[string]json.RawMessage) any {
-	var keys []string
-	for k := range obj {
-		used := false
+	hasID := false
+	for _, p := range st.Params {
+		hasID = hasID || p.Kind == ParamID
+	}
+	rest := make(map[string]any)
+	for k, v := range obj {
+		used := hasID && k == "id"
 		for _, p := range st.Params {
 			if p.Kind == ParamColumn && p.Column == k {
 				used = true
 			}
 		}
 		if !used {
-			keys = append(keys, k)
+			d := json.NewDecoder(bytes.NewReader(v))
+			d.UseNumber()
+			var x any
+			if d.Decode(&x) == nil {
+				rest[k] = x
+			}
 		}
 	}
-	if len(keys) == 0 {
+	if len(rest) == 0 {
 		return nil
 	}
-	slices.Sort(keys)
-	var b bytes.Buffer
-	b.WriteByte('{')
-	for i, k := range keys {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		kj, _ := json.Marshal(k)
-		b.Write(kj)
-		b.WriteByte(':')
-		json.Compact(&b, obj[k])
-	}
-	b.WriteByte('}')
-	return b.String()
+	return string(appendSerde(nil, rest))
 }
 
 // rawStatement returns the put (or delete) statement of a raw table,
