@@ -29,7 +29,10 @@ func TestValidate(t *testing.T) {
 	}{
 		{"valid", func(s *schema.Schema) {}, ""},
 		{"empty schema", func(s *schema.Schema) { s.Tables = nil }, ""},
-		{"max columns", func(s *schema.Schema) { s.Tables[0].Columns = manyColumns[:schema.MaxColumns]; s.Tables[0].Indexes = nil }, ""},
+		{"max columns", func(s *schema.Schema) {
+			s.Tables[0].Columns = manyColumns[:schema.MaxColumns]
+			s.Tables[0].Indexes = nil
+		}, ""},
 		{"all options", func(s *schema.Schema) {
 			t := &s.Tables[0]
 			t.ViewNameOverride = "todo_view"
@@ -51,8 +54,12 @@ func TestValidate(t *testing.T) {
 		{"too many columns", func(s *schema.Schema) { s.Tables[0].Columns = manyColumns; s.Tables[0].Indexes = nil }, "table todos has 2000 columns, more than the maximum of 1999"},
 		{"id column", func(s *schema.Schema) { s.Tables[0].Columns = append(s.Tables[0].Columns, schema.Text("id")) }, "table todos: column id: an id column is added automatically"},
 		{"ID column", func(s *schema.Schema) { s.Tables[0].Columns = append(s.Tables[0].Columns, schema.Text("ID")) }, "column ID: an id column"},
-		{"duplicate column", func(s *schema.Schema) { s.Tables[0].Columns = append(s.Tables[0].Columns, schema.Integer("description")) }, "table todos: duplicate column description"},
-		{"duplicate column other case", func(s *schema.Schema) { s.Tables[0].Columns = append(s.Tables[0].Columns, schema.Integer("Description")) }, "duplicate column Description (also declared as description)"},
+		{"duplicate column", func(s *schema.Schema) {
+			s.Tables[0].Columns = append(s.Tables[0].Columns, schema.Integer("description"))
+		}, "table todos: duplicate column description"},
+		{"duplicate column other case", func(s *schema.Schema) {
+			s.Tables[0].Columns = append(s.Tables[0].Columns, schema.Integer("Description"))
+		}, "duplicate column Description (also declared as description)"},
 		{"empty column name", func(s *schema.Schema) { s.Tables[0].Columns[1].Name = "" }, `table todos: column name "" is empty`},
 		{"column name with comma", func(s *schema.Schema) { s.Tables[0].Columns[1].Name = "a,b" }, `table todos: column name "a,b" contains invalid character ','`},
 		{"column type", func(s *schema.Schema) { s.Tables[0].Columns[1].Type = "BLOB" }, `table todos: column completed: unsupported type "BLOB"`},
