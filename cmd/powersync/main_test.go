@@ -98,19 +98,7 @@ func localWrites(t *testing.T, name string) []string {
 func driverFile(t *testing.T, stmts []string) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "driver.db")
-	b, err := os.ReadFile(schemaPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := schema.Parse(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := driver.NewConnector(path, driver.WithSchema(s))
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := sql.OpenDB(c)
+	db := openDriver(t, path)
 	for _, q := range stmts {
 		if _, err := db.ExecContext(t.Context(), q); err != nil {
 			db.Close()
@@ -124,6 +112,24 @@ func driverFile(t *testing.T, stmts []string) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// openDriver opens path with this module's driver and the test schema.
+func openDriver(t *testing.T, path string) *sql.DB {
+	t.Helper()
+	b, err := os.ReadFile(schemaPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := schema.Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := driver.NewConnector(path, driver.WithSchema(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sql.OpenDB(c)
 }
 
 // fileState fingerprints a database file and its companions: the hash of
@@ -489,4 +495,3 @@ func TestFlagsAfterFile(t *testing.T) {
 		t.Errorf("--limit 2: entry_count %d, truncated %t, shown %d; want 4, true, 2", v.Entries, v.Truncated, shown)
 	}
 }
-

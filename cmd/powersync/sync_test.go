@@ -1,0 +1,257 @@
+package main
+
+import (
+	"bytes"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gopowersync/powersync/internal/oracletest"
+	pssync "github.com/gopowersync/powersync/sync"
+	"github.com/gopowersync/powersync/sync/pstest"
+)
+
+// newService starts an in-process PowerSync Service with two todos and a
+// priority-0 list.
+func newService(t *testing.T) *pstest.Server {
+	t.Helper()
+	srv := pstest.NewServer()
+	t.Cleanup(srv.Close)
+	seed := `{"priorities": {"lists[]": 0},
+		"rows": [{"table": "todos", "id": "t1", "data": {"description": "buy milk", "completed": 0}},
+		         {"table": "todos", "id": "t2", "data": {"description": "walk dog", "completed": 1}}],
+		"ops": [{"bucket": "lists[]", "table": "lists", "id": "l1", "data": {"name": "Groceries"}}]}`
+	if err := srv.LoadSeed(strings.NewReader(seed)); err != nil {
+		t.Fatal(err)
+	}
+	return srv
+}
+
+func TestSyncOnce(t *testing.T) {
+	srv := newService(t)
+	path := filepath.Join(t.TempDir(), "app.db")
+	r := runApp(t, "sync", path, "--schema", schemaPath, "--endpoint", srv.URL, "--token", srv.Token("u1"), "--once")
+	if r.code != exitOK {
+		t.Fatalf("sync: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	for _, want := range []string{"never synced before", "connected", "priority 0 synced", "synced (complete) at", "first complete sync done"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if strings.ContainsAny(r.stdout, "\r\033") {
+		t.Errorf("output for a non-terminal has control characters:\n%q", r.stdout)
+	}
+	st := runInspection(t, path, []string{"status"})
+	for _, want := range []string{"(complete sync)", "todos: 2 rows", "lists: 1 row", "Local-write gate:  open"} {
+		if !strings.Contains(st.stdout, want) {
+			t.Errorf("status after sync lacks %q:\n%s", want, st.stdout)
+		}
+	}
+
+	// Local writes, then a second run with the schema read from the file and
+	// uploads to the service's upload endpoint: the change comes back.
+	driverExec(t, path, "UPDATE todos SET completed = 1 WHERE id = 't1'", "INSERT INTO todos(id, description) VALUES ('t3', 'offline')")
+	if cr := runInspection(t, path, []string{"crud"}); !strings.Contains(cr.stdout, "2 entries in 2 transactions") {
+		t.Fatalf("crud before upload:\n%s", cr.stdout)
+	}
+	tok := srv.Token("u1")
+	r = runApp(t, "sync", path, "--endpoint", srv.URL, "--token-command", "echo "+tok, "--upload-url", srv.URL+"/upload", "--once")
+	if r.code != exitOK {
+		t.Fatalf("second sync: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stdout, "last synced") || !strings.Contains(r.stdout, "upload queue: 2 entries") {
+		t.Errorf("second sync output:\n%s", r.stdout)
+	}
+	if got, ok := srv.Row("todos", "t3"); !ok || got["description"] != "offline" {
+		t.Errorf("uploaded row t3 = %v, %t", got, ok)
+	}
+	st = runInspection(t, path, []string{"status"})
+	if !strings.Contains(st.stdout, "Upload queue:      empty") || !strings.Contains(st.stdout, "todos: 3 rows") {
+		t.Errorf("status after upload:\n%s", st.stdout)
+	}
+}
+
+// driverExec runs statements on a file through the powersync driver with the
+// test schema.
+func driverExec(t *testing.T, path string, stmts ...string) {
+	t.Helper()
+	db := openDriver(t, path)
+	defer db.Close()
+	for _, q := range stmts {
+		if _, err := db.ExecContext(t.Context(), q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+}
+
+func TestSyncErrors(t *testing.T) {
+	srv := newService(t)
+	dir := t.TempDir()
+	newFile := filepath.Join(dir, "new.db")
+	cases := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"bad token", []string{"sync", newFile, "--schema", schemaPath, "--endpoint", srv.URL, "--token", "not-a-jwt"}, exitError, "the service rejected the token"},
+		{"expired token", []string{"sync", newFile, "--schema", schemaPath, "--endpoint", srv.URL, "--token", srv.TokenWithTTL("u1", -time.Minute)}, exitError, "the service rejected the token"},
+		{"bad token from command", []string{"sync", newFile, "--schema", schemaPath, "--endpoint", srv.URL, "--token-command", "echo nope"}, exitError, "the service rejected the token"},
+		{"no endpoint", []string{"sync", newFile, "--token", "x"}, exitUsage, "--endpoint is required"},
+		{"no token", []string{"sync", newFile, "--endpoint", srv.URL}, exitUsage, "give --token or --token-command"},
+		{"two tokens", []string{"sync", newFile, "--endpoint", srv.URL, "--token", "a", "--token-command", "b"}, exitUsage, "not both"},
+		{"new file without schema", []string{"sync", filepath.Join(dir, "none.db"), "--endpoint", srv.URL, "--token", "x"}, exitError, "give --schema to create it"},
+		{"bad params", []string{"sync", newFile, "--schema", schemaPath, "--endpoint", srv.URL, "--token", "x", "--params", "[1]"}, exitError, "--params: not a JSON object"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := runApp(t, tc.args...)
+			if r.code != tc.code || !strings.Contains(r.stderr, tc.want) {
+				t.Errorf("exit %d, stderr %q; want %d and %q", r.code, r.stderr, tc.code, tc.want)
+			}
+			if strings.Contains(r.stdout+r.stderr, "not-a-jwt") && tc.name == "bad token" {
+				t.Errorf("the token appears in the output")
+			}
+		})
+	}
+}
+
+// TestSyncViewTerminal checks the progress bar: drawn and redrawn on a
+// terminal below the event lines, absent from plain output.
+func TestSyncViewTerminal(t *testing.T) {
+	now := func() time.Time { return testNow }
+	steps := []viewState{
+		{queued: 0},
+		{connecting: true, queued: 0},
+		{connected: true, downloading: true, progress: pssync.ProgressCounts{Downloaded: 0, Total: 40}, queued: 0},
+		{connected: true, downloading: true, progress: pssync.ProgressCounts{Downloaded: 10, Total: 40}, queued: 0},
+		{connected: true, downloading: true, progress: pssync.ProgressCounts{Downloaded: 30, Total: 40}, queued: 2},
+		{connected: true, hasSynced: true, lastSynced: syncedAt, queued: 2},
+	}
+	render := func(tty bool) string {
+		var b bytes.Buffer
+		v := newSyncView(&b, tty, now, false)
+		for _, s := range steps {
+			v.apply(s)
+		}
+		v.finish()
+		return b.String()
+	}
+	const clear = "\r\033[K"
+	wantTTY := "05:34:05 never synced before\n" +
+		"05:34:05 connecting\n" +
+		"05:34:05 connected\n" +
+		"05:34:05 downloading 40 operations\n" +
+		"[------------------------------]   0%  0/40 operations  connected" +
+		clear + "[#######-----------------------]  25%  10/40 operations  connected" +
+		clear + "05:34:05 upload queue: 2 entries (not uploaded: no --upload-url; downloaded data waits for them)\n" +
+		"[#######-----------------------]  25%  10/40 operations  connected" +
+		clear + "[######################--------]  75%  30/40 operations  connected" +
+		clear + "05:34:05 synced (complete) at 2026-01-02T03:04:05Z\n"
+	if got := render(true); got != wantTTY {
+		t.Errorf("terminal output:\n%q\nwant:\n%q", got, wantTTY)
+	}
+	wantPlain := "05:34:05 never synced before\n" +
+		"05:34:05 connecting\n" +
+		"05:34:05 connected\n" +
+		"05:34:05 downloading 40 operations\n" +
+		"05:34:05 downloaded 10/40 operations (25%)\n" +
+		"05:34:05 upload queue: 2 entries (not uploaded: no --upload-url; downloaded data waits for them)\n" +
+		"05:34:05 downloaded 30/40 operations (75%)\n" +
+		"05:34:05 synced (complete) at 2026-01-02T03:04:05Z\n"
+	if got := render(false); got != wantPlain {
+		t.Errorf("plain output:\n%s\nwant:\n%s", got, wantPlain)
+	}
+}
+
+func TestIsTerminal(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	f, err := os.Create(filepath.Join(t.TempDir(), "out.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for name, w := range map[string]io.Writer{"pipe": w, "file": f, "buffer": &bytes.Buffer{}} {
+		if isTerminal(w) {
+			t.Errorf("%s is reported as a terminal", name)
+		}
+	}
+	if runtime.GOOS != "windows" {
+		tty, err := os.OpenFile("/dev/tty", os.O_WRONLY, 0)
+		if err != nil {
+			t.Logf("no /dev/tty (%v); terminal case not checked", err)
+			return
+		}
+		defer tty.Close()
+		if !isTerminal(tty) {
+			t.Errorf("/dev/tty is not reported as a terminal")
+		}
+	}
+}
+
+// TestBinary builds the command and runs it as a user would: inspection of
+// a file, an error, and a sync whose piped output stays plain.
+func TestBinary(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := filepath.Join(t.TempDir(), "powersync")
+	if runtime.GOOS == "windows" {
+		bin += ".exe"
+	}
+	build := exec.CommandContext(t.Context(), "go", "build", "-o", bin, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	run := func(args ...string) (stdout, stderr string, code int) {
+		cmd := exec.CommandContext(t.Context(), bin, args...)
+		var o, e bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &o, &e
+		err := cmd.Run()
+		code = 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return o.String(), e.String(), code
+	}
+
+	path := driverFile(t, localWrites(t, "pending"))
+	before := fileState(t, path)
+	out, errOut, code := run("crud", "--json", path)
+	if code != 0 {
+		t.Fatalf("crud: exit %d: %s", code, errOut)
+	}
+	oracletest.Golden(t, filepath.Join("testdata", "golden", "driver", "crud.json.txt"), strings.ReplaceAll(out, path, "FILE"))
+	if after := fileState(t, path); after != before {
+		t.Errorf("the binary changed the file:\n%s\n%s", before, after)
+	}
+
+	_, errOut, code = run("status", filepath.Join(t.TempDir(), "nope.db"))
+	if code != exitError || !strings.Contains(errOut, "nope.db: no such file") {
+		t.Errorf("missing file: exit %d, stderr %q", code, errOut)
+	}
+
+	srv := newService(t)
+	synced := filepath.Join(t.TempDir(), "app.db")
+	out, errOut, code = run("sync", synced, "--schema", schemaPath, "--endpoint", srv.URL, "--token", srv.Token("u1"), "--once")
+	if code != 0 {
+		t.Fatalf("sync: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if !strings.Contains(out, "synced (complete)") || strings.ContainsAny(out, "\r\033") {
+		t.Errorf("piped sync output:\n%q", out)
+	}
+}
