@@ -186,6 +186,8 @@ type Server struct {
 	expired          map[string]struct{} // tokens ExpireTokens revoked
 	uploads          []Upload
 	isClosed         bool
+	bsonStreams      int // sync streams served as BSON
+	ndjsonStreams    int // sync streams served as NDJSON
 }
 
 // NewServer starts a PowerSync Service on a loopback port. Call Close when done.

@@ -107,6 +107,11 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 	defer stopOnClose()
 	sc := &streamConn{cancel: cancel}
 	s.mu.Lock()
+	if enc.bson {
+		s.bsonStreams++
+	} else {
+		s.ndjsonStreams++
+	}
 	s.streams[sc] = struct{}{}
 	close(s.streamsChanged)
 	s.streamsChanged = make(chan struct{})
