@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"text/tabwriter"
+	"time"
 )
 
 // jsonText is stored JSON text: it marshals verbatim when it is valid JSON
@@ -83,6 +84,47 @@ type crudSummary struct {
 	LastID  int64 `json:"last_op_id,omitempty"`
 	// ByType counts entries per table and operation.
 	ByType map[string]map[string]int64 `json:"by_type"`
+}
+
+// rejectedTable holds upload queue entries the app set aside (package sync
+// of this module; not part of the official layout).
+const rejectedTable = "powersync_go_rejected_crud"
+
+// rejectedEntry is an entry set aside because the backend rejected it.
+type rejectedEntry struct {
+	*crudEntry
+	Reason     string    `json:"reason"`
+	RejectedAt time.Time `json:"rejected_at"`
+}
+
+// readRejected reads the set-aside entries, oldest first (none when the
+// table does not exist).
+func (d *inspectDB) readRejected(ctx context.Context, tables map[string]bool) ([]rejectedEntry, error) {
+	if !tables[rejectedTable] {
+		return nil, nil
+	}
+	rows, err := d.conn.QueryContext(ctx, "SELECT id, tx_id, data, ifnull(octet_length(data), 0), reason, rejected_at FROM "+rejectedTable+" ORDER BY id")
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", rejectedTable, err)
+	}
+	defer rows.Close()
+	var out []rejectedEntry
+	for rows.Next() {
+		e := rejectedEntry{crudEntry: &crudEntry{}}
+		var tx sql.NullInt64
+		var data string
+		var at int64
+		if err := rows.Scan(&e.OpID, &tx, &data, &e.Size, &e.Reason, &at); err != nil {
+			return nil, fmt.Errorf("read %s: %w", rejectedTable, err)
+		}
+		if tx.Valid {
+			e.TxID = &tx.Int64
+		}
+		e.parseCrudData(data)
+		e.RejectedAt = time.UnixMicro(at).UTC()
+		out = append(out, e)
+	}
+	return out, rows.Err()
 }
 
 // readCrud reads the whole upload queue in order. It keeps the first limit
@@ -189,7 +231,9 @@ Shows the upload queue (ps_crud) of FILE: the local writes that have not been
 uploaded to the backend yet, grouped into transactions the way the SDKs hand
 them to the connector (consecutive entries with the same tx_id). Each entry
 shows its op id, operation, table/id, the data and, when the table tracks
-them, the previous values ("old") and metadata.
+them, the previous values ("old") and metadata. Entries the app set aside
+because the backend rejected them (package sync of this module) are listed
+after the queue.
 
 The file is opened read-only and is not changed.
 
@@ -226,15 +270,25 @@ func crudCommand() *command {
 		if err != nil {
 			return a.fail(c, err)
 		}
+		tables, err := d.tableSet(ctx)
+		if err != nil {
+			return a.fail(c, err)
+		}
+		rejected, err := d.readRejected(ctx, tables)
+		if err != nil {
+			return a.fail(c, err)
+		}
 		if *asJSON {
 			return a.writeJSON(c, struct {
 				File string `json:"file"`
 				crudSummary
 				Truncated    bool               `json:"truncated"`
 				Transactions []*crudTransaction `json:"transactions"`
-			}{file, s, *limit > 0 && s.Entries > int64(*limit), nonNil(txs)})
+				Rejected     []rejectedEntry    `json:"rejected"`
+			}{file, s, *limit > 0 && s.Entries > int64(*limit), nonNil(txs), nonNil(rejected)})
 		}
 		printCrud(a.stdout, s, txs, *limit)
+		printRejected(a.stdout, rejected)
 		return exitOK
 	}
 	return c
@@ -296,6 +350,19 @@ func printCrud(w io.Writer, s crudSummary, txs []*crudTransaction, limit int) {
 	if truncated {
 		fmt.Fprintf(w, "\n(long values are shortened; use --json for the full data)\n")
 	}
+}
+
+// printRejected lists the set-aside entries.
+func printRejected(w io.Writer, rejected []rejectedEntry) {
+	if len(rejected) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nSet aside (rejected by the backend, no longer uploaded): %s\n", plural(int64(len(rejected)), "entry", "entries"))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, e := range rejected {
+		fmt.Fprintf(tw, "  #%d\t%s\t%s/%s\t%s\treason: %s\n", e.OpID, e.Op, e.Type, e.ID, e.RejectedAt.Format(time.RFC3339), e.Reason)
+	}
+	tw.Flush()
 }
 
 // shorten cuts s to at most n runes, marking the cut with "…".

@@ -39,8 +39,11 @@ type statusReport struct {
 	Untyped      []typeCount      `json:"untyped_rows"`
 	// RowsToRecheck counts ps_updated_rows: rows the next complete sync
 	// re-evaluates (local writes, removals).
-	RowsToRecheck int64        `json:"rows_to_recheck"`
-	Streams       []streamInfo `json:"streams"`
+	RowsToRecheck int64 `json:"rows_to_recheck"`
+	// RejectedUploads counts upload entries set aside after the backend
+	// rejected them (see the crud command).
+	RejectedUploads int64        `json:"rejected_uploads"`
+	Streams         []streamInfo `json:"streams"`
 }
 
 // downloadStatus summarises the buckets.
@@ -169,6 +172,11 @@ func (d *inspectDB) readStatus(ctx context.Context) (*statusReport, error) {
 			return nil, err
 		}
 	}
+	if tables[rejectedTable] {
+		if r.RejectedUploads, err = d.count(ctx, "SELECT count(*) FROM "+rejectedTable); err != nil {
+			return nil, err
+		}
+	}
 	if r.Streams, err = d.readStreams(ctx, tables); err != nil {
 		return nil, err
 	}
@@ -244,6 +252,9 @@ func printStatus(w io.Writer, r *statusReport, now time.Time) {
 	} else {
 		line("Upload queue", "%s, op ids %d..%d", uq.headline(), uq.FirstID, uq.LastID)
 		sub("By table", "%s", uq.typeBreakdown())
+	}
+	if r.RejectedUploads > 0 {
+		sub("Set aside", "%s rejected by the backend (see 'powersync crud')", plural(r.RejectedUploads, "entry", "entries"))
 	}
 	if r.Gate.Open {
 		line("Local-write gate", "open (%s)", r.Gate.Reason)

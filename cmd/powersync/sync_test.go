@@ -2,12 +2,17 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
+	gosync "sync"
 	"testing"
 	"time"
 
@@ -254,4 +259,111 @@ func TestBinary(t *testing.T) {
 	if !strings.Contains(out, "synced (complete)") || strings.ContainsAny(out, "\r\033") {
 		t.Errorf("piped sync output:\n%q", out)
 	}
+}
+
+// TestRejectedEntries checks that entries set aside by package sync show up
+// in crud and status.
+func TestRejectedEntries(t *testing.T) {
+	path := driverFile(t, localWrites(t, "pending"))
+	db := openDriver(t, path)
+	tx, err := pssync.NextCrudTransaction(t.Context(), db)
+	if err != nil || tx == nil {
+		t.Fatalf("next transaction: %v, %v", tx, err)
+	}
+	if err := pssync.RejectCrud(t.Context(), db, errors.New("name too long"), tx.Entries[1]); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	cr := runInspection(t, path, []string{"crud"})
+	if !strings.Contains(cr.stdout, "3 entries in 3 transactions") ||
+		!regexp.MustCompile(`Set aside \(rejected by the backend, no longer uploaded\): 1 entry\n  #2  PUT  lists/l2  \S+  reason: name too long\n`).MatchString(cr.stdout) {
+		t.Errorf("crud:\n%s", cr.stdout)
+	}
+	st := runInspection(t, path, []string{"status"})
+	if !strings.Contains(st.stdout, "Set aside:       1 entry rejected by the backend") {
+		t.Errorf("status:\n%s", st.stdout)
+	}
+	js := runInspection(t, path, []string{"crud", "--json"})
+	var v struct {
+		Rejected []struct {
+			OpID   int64  `json:"op_id"`
+			Reason string `json:"reason"`
+		} `json:"rejected"`
+	}
+	if err := json.Unmarshal([]byte(js.stdout), &v); err != nil || len(v.Rejected) != 1 || v.Rejected[0].OpID != 2 || v.Rejected[0].Reason != "name too long" {
+		t.Errorf("crud --json rejected = %+v (%v)", v.Rejected, err)
+	}
+}
+
+// TestServe runs the serve command in-process on a free port, syncs a file
+// from it with the printed endpoint and token, and stops it.
+func TestServe(t *testing.T) {
+	seed := filepath.Join(t.TempDir(), "seed.json")
+	if err := os.WriteFile(seed, []byte(`{"rows": [{"table": "todos", "id": "t1", "data": {"description": "seeded"}}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	out := &lockedBuffer{ready: make(chan struct{})}
+	done := make(chan int, 1)
+	go func() {
+		a := &app{stdout: out, stderr: out, now: time.Now, isTerminal: func(io.Writer) bool { return false }}
+		done <- a.run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--seed", seed, "--user", "alice"})
+	}()
+	select {
+	case <-out.ready:
+	case code := <-done:
+		cancel()
+		t.Fatalf("serve ended with %d:\n%s", code, out.String())
+	}
+	text := out.String()
+	m := regexp.MustCompile(`listening on (\S+)\n(?:.*\n)*?Token for user "alice" \(valid 1h\):\n(\S+)\n`).FindStringSubmatch(text)
+	if m == nil {
+		cancel()
+		t.Fatalf("serve output:\n%s", text)
+	}
+	path := filepath.Join(t.TempDir(), "app.db")
+	r := runApp(t, "sync", path, "--schema", schemaPath, "--endpoint", m[1], "--token", m[2], "--once")
+	if r.code != exitOK {
+		t.Errorf("sync from serve: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if st := runInspection(t, path, []string{"status"}); !strings.Contains(st.stdout, "todos: 1 row") {
+		t.Errorf("status after sync from serve:\n%s", st.stdout)
+	}
+	cancel()
+	if code := <-done; code != exitOK {
+		t.Errorf("serve exit %d:\n%s", code, out.String())
+	}
+
+	if r := runApp(t, "serve", "--addr", "127.0.0.1:0", "--seed", filepath.Join(t.TempDir(), "none.json")); r.code != exitError || !strings.Contains(r.stderr, "seed:") {
+		t.Errorf("missing seed: exit %d, stderr %q", r.code, r.stderr)
+	}
+	if r := runApp(t, "serve", "extra"); r.code != exitUsage {
+		t.Errorf("serve extra: exit %d", r.code)
+	}
+}
+
+// lockedBuffer is an io.Writer safe for concurrent use that closes ready once
+// the serve banner (its "Sync a file with" line) was written.
+type lockedBuffer struct {
+	mu     gosync.Mutex // guards b and closed
+	b      bytes.Buffer
+	ready  chan struct{}
+	closed bool
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n, err := l.b.Write(p)
+	if !l.closed && strings.Contains(l.b.String(), "Sync a file with") {
+		l.closed = true
+		close(l.ready)
+	}
+	return n, err
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

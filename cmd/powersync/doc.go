@@ -1,0 +1,34 @@
+// Command powersync inspects and syncs PowerSync SQLite database files.
+//
+// Install it with
+//
+//	go install github.com/gopowersync/powersync/cmd/powersync@latest
+//
+// # Inspection
+//
+// These commands open a file read-only with plain SQLite (never with the
+// powersync driver, which would write its tables and schema) and leave it
+// byte-identical; they create no -wal or -shm files next to it. They work on
+// files written by this module and by the official SDKs (layout version 14,
+// and the older layouts where noted). Each has --json.
+//
+//	powersync status FILE    last sync per priority, buckets, what is downloaded
+//	                         but not applied, upload queue, local-write gate,
+//	                         tables, untyped rows, stream subscriptions
+//	powersync crud FILE      the upload queue grouped by transaction
+//	powersync buckets FILE   buckets with positions, counts and checksums
+//	powersync schema FILE    the schema as CREATE TABLE statements or (--json)
+//	                         the official schema JSON, reconstructed from the
+//	                         views, triggers and indexes
+//
+// # Syncing
+//
+//	powersync sync FILE --endpoint URL --token T   sync until Ctrl-C (or --once)
+//	powersync serve                                a local test service (pstest)
+//
+// sync prints a line per change of state and, when stdout is a terminal, a
+// progress bar while downloading. Exit status: 0 success, 1 failure (for
+// example a missing file, a file that is not a PowerSync database, or a token
+// the service rejects), 2 bad command line. Run 'powersync <command> -h' for
+// flags and examples.
+package main
