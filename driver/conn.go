@@ -5,6 +5,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
 	"reflect"
 
 	"modernc.org/sqlite"
@@ -46,6 +47,7 @@ type innerConn interface {
 	driver.SessionResetter
 	driver.Validator
 	sqlite.HookRegisterer
+	sqlite.AuthorizerRegisterer
 }
 
 func newConn(raw driver.Conn, s *slot, st *connState) (*conn, error) {
@@ -82,9 +84,66 @@ func newConn(raw driver.Conn, s *slot, st *connState) (*conn, error) {
 	})
 	ic.RegisterRollbackHook(func() {
 		st.txTables = nil
+		st.rolledBack = true
 		st.endTx()
 	})
-	return &conn{c: raw, slot: s, st: st}, nil
+	c := &conn{c: raw, slot: s, st: st}
+	if err := c.installAuthorizer(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// installAuthorizer installs the driver's authorizer, which notes while a
+// statement is prepared whether its triggers record upload entries, and then
+// defers to the application's authorizer, if any.
+func (c *conn) installAuthorizer() error {
+	st := c.st
+	return c.inner().RegisterAuthorizer(func(action sqlite.AuthorizerActionCode, arg1, arg2, dbName, trigger string) sqlite.AuthorizerReturnCode {
+		if action == sqlite.AuthInsert && arg1 == "ps_crud" && trigger != "" {
+			st.prepCaptures = true
+		}
+		if st.userAuth != nil {
+			return st.userAuth(action, arg1, arg2, dbName, trigger)
+		}
+		return sqlite.AuthorizerOK
+	})
+}
+
+// RegisterAuthorizer installs an application authorizer on this connection,
+// as modernc.org/sqlite's connection does (see sqlite.AuthorizerRegisterer).
+// The driver keeps its own bookkeeping authorizer in front of it; nil removes
+// the application's.
+func (c *conn) RegisterAuthorizer(fn sqlite.AuthorizerFn) error {
+	c.st.userAuth = fn
+	return c.installAuthorizer() // reinstalling expires prepared statements
+}
+
+// claimMissedTx gives a statement that could record upload entries the
+// transaction id the official core gives it. The core claims one when such a
+// statement starts, whether or not a row changes and even if the statement
+// then fails: the id stays used unless the whole transaction rolls back.
+// Here the claim happens in the triggers, so a statement that wrote no row,
+// or failed, catches up afterwards.
+func (c *conn) claimMissedTx(ctx context.Context, captures bool, claimsBefore uint64, failed bool) {
+	st := c.st
+	if !captures {
+		return
+	}
+	var q string
+	switch {
+	case failed && st.rolledBack:
+		return // the transaction is gone, and its claim with it
+	case failed && st.txID != 0:
+		// A claim made inside the failed statement was undone with it.
+		q = `UPDATE ps_tx SET next_tx = powersync_tx_id(0) + 1 WHERE id = 1 AND next_tx <= powersync_tx_id(0)`
+	case st.txID != 0 || st.claims != claimsBefore:
+		return
+	default:
+		q = `UPDATE ps_tx SET next_tx = next_tx + 1 WHERE id = 1 AND powersync_tx_claim(0, next_tx)`
+	}
+	_, _ = c.inner().ExecContext(ctx, q, nil)
+	c.flush()
 }
 
 func (c *conn) inner() innerConn { return c.c.(innerConn) }
@@ -129,17 +188,21 @@ func (c *conn) Prepare(query string) (driver.Stmt, error) {
 }
 
 func (c *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
+	c.st.prepCaptures = false
 	s, err := c.inner().PrepareContext(ctx, query)
 	if err != nil {
 		return nil, err
 	}
-	return &stmt{s: s, c: c}, nil
+	return &stmt{s: s, c: c, captures: c.st.prepCaptures}, nil
 }
 
 func (c *conn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
-	c.st.dataWrites, c.st.crudWrites = 0, 0
+	st := c.st
+	st.dataWrites, st.crudWrites, st.prepCaptures, st.rolledBack = 0, 0, false, false
+	claims := st.claims
 	r, err := c.inner().ExecContext(ctx, query, args)
 	c.flush()
+	c.claimMissedTx(ctx, st.prepCaptures, claims, err != nil)
 	if err != nil {
 		return nil, err
 	}
@@ -147,12 +210,16 @@ func (c *conn) ExecContext(ctx context.Context, query string, args []driver.Name
 }
 
 func (c *conn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	st := c.st
+	st.prepCaptures, st.rolledBack = false, false
+	claims := st.claims
 	r, err := c.inner().QueryContext(ctx, query, args)
 	c.flush()
 	if err != nil {
+		c.claimMissedTx(ctx, st.prepCaptures, claims, true)
 		return nil, err
 	}
-	return &rows{r: r, c: c}, nil
+	return &rows{r: r, c: c, captures: st.prepCaptures, claims: claims}, nil
 }
 
 func (c *conn) Exec(query string, args []driver.Value) (driver.Result, error) {
@@ -224,8 +291,9 @@ func (t *txw) Rollback() error {
 
 // stmt wraps a prepared statement like conn wraps a connection.
 type stmt struct {
-	s driver.Stmt
-	c *conn
+	s        driver.Stmt
+	c        *conn
+	captures bool // its triggers record upload entries
 }
 
 var (
@@ -256,9 +324,12 @@ func (s *stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (drive
 	if !ok {
 		return nil, errors.New("powersync: statement lacks ExecContext")
 	}
-	s.c.st.dataWrites, s.c.st.crudWrites = 0, 0
+	st := s.c.st
+	st.dataWrites, st.crudWrites, st.rolledBack = 0, 0, false
+	claims := st.claims
 	r, err := is.ExecContext(ctx, args)
 	s.c.flush()
+	s.c.claimMissedTx(ctx, s.captures, claims, err != nil)
 	if err != nil {
 		return nil, err
 	}
@@ -270,12 +341,15 @@ func (s *stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driv
 	if !ok {
 		return nil, errors.New("powersync: statement lacks QueryContext")
 	}
+	s.c.st.rolledBack = false
+	claims := s.c.st.claims
 	r, err := is.QueryContext(ctx, args)
 	s.c.flush()
 	if err != nil {
+		s.c.claimMissedTx(ctx, s.captures, claims, true)
 		return nil, err
 	}
-	return &rows{r: r, c: s.c}, nil
+	return &rows{r: r, c: s.c, captures: s.captures, claims: claims}, nil
 }
 
 // rows wraps result rows; an autocommit write with RETURNING commits when
@@ -283,6 +357,11 @@ func (s *stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driv
 type rows struct {
 	r driver.Rows
 	c *conn
+	// captures and claims carry the statement's upload bookkeeping to its
+	// end (see conn.claimMissedTx).
+	captures bool
+	claims   uint64
+	done     bool
 }
 
 var (
@@ -309,16 +388,26 @@ func (r *rows) Columns() []string { return r.r.Columns() }
 
 func (r *rows) Close() error {
 	err := r.r.Close()
-	r.c.flush()
+	r.end(err)
 	return err
 }
 
 func (r *rows) Next(dest []driver.Value) error {
 	err := r.r.Next(dest)
 	if err != nil {
-		r.c.flush()
+		r.end(err)
 	}
 	return err
+}
+
+// end runs once when the statement behind the rows has finished.
+func (r *rows) end(err error) {
+	r.c.flush()
+	if r.done {
+		return
+	}
+	r.done = true
+	r.c.claimMissedTx(context.Background(), r.captures, r.claims, err != nil && !errors.Is(err, io.EOF))
 }
 
 func (r *rows) ColumnTypeDatabaseTypeName(i int) string {

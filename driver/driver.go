@@ -101,6 +101,7 @@ type Connector struct {
 	schema *schema.Schema
 	logger *slog.Logger
 	file   *fileState
+	setWAL bool // switch the file to WAL journaling (the DSN chose no journal mode)
 }
 
 // NewConnector returns a connector for dsn, which has the form modernc.org/sqlite
@@ -122,6 +123,7 @@ func NewConnector(dsn string, opts ...Option) (*Connector, error) {
 		c.schema = s
 	}
 	params.Del(SchemaParam)
+	c.setWAL = !hasPragma(params, "journal_mode")
 	addDefaultParams(params)
 	c.dsn = name + "?" + params.Encode()
 	for _, o := range opts {
@@ -131,18 +133,21 @@ func NewConnector(dsn string, opts ...Option) (*Connector, error) {
 	return c, nil
 }
 
-func addDefaultParams(p url.Values) {
-	has := func(pragma string) bool {
-		for _, v := range p["_pragma"] {
-			if strings.HasPrefix(strings.ToLower(strings.TrimSpace(v)), pragma) {
-				return true
-			}
+// hasPragma reports whether the DSN sets the given pragma itself.
+func hasPragma(p url.Values, pragma string) bool {
+	for _, v := range p["_pragma"] {
+		if strings.HasPrefix(strings.ToLower(strings.TrimSpace(v)), pragma) {
+			return true
 		}
-		return false
 	}
-	if !has("journal_mode") {
-		p.Add("_pragma", "journal_mode(WAL)")
-	}
+	return false
+}
+
+// addDefaultParams adds the driver's connection defaults the DSN does not set.
+// WAL is not among them: it changes the file, so it is switched on only once
+// the file's layout is known to be usable (see fileState.prepare).
+func addDefaultParams(p url.Values) {
+	has := func(pragma string) bool { return hasPragma(p, pragma) }
 	if !has("busy_timeout") {
 		p.Add("_pragma", "busy_timeout(5000)")
 	}
@@ -266,6 +271,19 @@ func (f *fileState) prepare(ctx context.Context, pc *conn, c *Connector) error {
 	db := sql.OpenDB(singleConn{pc})
 	defer db.Close()
 	db.SetMaxOpenConns(1)
+	// Refuse an unusable file before anything writes to it.
+	version, err := layoutVersion(ctx, db)
+	if err != nil {
+		return fmt.Errorf("powersync: open: %w", err)
+	}
+	if err := checkLayout(version); err != nil {
+		return err
+	}
+	if c.setWAL {
+		if _, err := db.ExecContext(ctx, `PRAGMA journal_mode=WAL`); err != nil {
+			return fmt.Errorf("powersync: open: enable WAL: %w", err)
+		}
+	}
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("powersync: open: %w", err)

@@ -23,9 +23,22 @@ type connState struct {
 	file *fileState
 
 	// Transaction-scoped CRUD bookkeeping, reset by the commit and rollback
-	// hooks. txIDs[k] is the ps_tx id claimed for kind k (0: simple CRUD
-	// entries, 1: insert-only entries), 0 when none was claimed yet.
-	txIDs [2]int64
+	// hooks. txID is the ps_tx id claimed by the transaction's first upload
+	// entry, 0 when none was claimed yet; entries of insert-only tables and
+	// of other tables share it, as in the core.
+	txID int64
+	// claims counts transaction ids claimed on this connection; comparing it
+	// before and after a statement tells whether the statement claimed one.
+	claims uint64
+	// rolledBack is set by the rollback hook: the last statement ended its
+	// whole transaction, not just itself.
+	rolledBack bool
+	// prepCaptures is set by the authorizer while a statement is prepared
+	// whose triggers record upload entries (they insert into ps_crud).
+	prepCaptures bool
+	// userAuth is an authorizer installed by the application, consulted
+	// after the driver's own bookkeeping.
+	userAuth sqlite.AuthorizerFn
 	// lastKept reports whether the last powersync_crud_entry call produced an
 	// entry (false when an empty update was ignored).
 	lastKept bool
@@ -45,7 +58,7 @@ type connState struct {
 }
 
 func (s *connState) endTx() {
-	s.txIDs = [2]int64{}
+	s.txID = 0
 	s.lastKept = false
 }
 
@@ -181,31 +194,31 @@ func fnJSONMerge(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, 
 	return out, nil
 }
 
-// fnTxClaim implements powersync_tx_claim(kind, next_tx): the first call of a
-// kind in a transaction records next_tx as that transaction's id and returns
-// 1, telling the trigger to advance ps_tx.next_tx.
+// fnTxClaim implements powersync_tx_claim(kind, next_tx): the first call in
+// a transaction records next_tx as that transaction's id and returns 1,
+// telling the trigger to advance ps_tx.next_tx. The kind (0: regular upload
+// entries, 1: insert-only entries) is checked but both share one id.
 func (s *slot) fnTxClaim(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
-	k, err := kindArg(args[0])
-	if err != nil {
+	if _, err := kindArg(args[0]); err != nil {
 		return nil, err
 	}
-	if s.state.txIDs[k] != 0 {
+	if s.state.txID != 0 {
 		return int64(0), nil
 	}
 	next, ok := args[1].(int64)
 	if !ok {
 		return nil, errors.New("powersync_tx_claim: ps_tx.next_tx is not an integer")
 	}
-	s.state.txIDs[k] = next
+	s.state.txID = next
+	s.state.claims++
 	return int64(1), nil
 }
 
 func (s *slot) fnTxID(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
-	k, err := kindArg(args[0])
-	if err != nil {
+	if _, err := kindArg(args[0]); err != nil {
 		return nil, err
 	}
-	if id := s.state.txIDs[k]; id != 0 {
+	if id := s.state.txID; id != 0 {
 		return id, nil
 	}
 	return nil, errors.New("powersync_tx_id: no transaction id claimed")

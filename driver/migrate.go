@@ -144,6 +144,17 @@ func layoutVersion(ctx context.Context, q execQuerier) (int, error) {
 	return v, err
 }
 
+// checkLayout refuses layout versions this driver cannot use.
+func checkLayout(version int) error {
+	if version > LayoutVersion {
+		return fmt.Errorf("%w: the file is at version %d, written by a newer PowerSync client; this driver keeps version %d", ErrLayout, version, LayoutVersion)
+	}
+	if version != 0 && version < oldestUpgradable {
+		return fmt.Errorf("%w: the file is at version %d; this driver upgrades versions %d to %d (open it once with a current official SDK to upgrade it)", ErrLayout, version, oldestUpgradable, LayoutVersion)
+	}
+	return nil
+}
+
 // migrate brings the internal tables to LayoutVersion inside the caller's
 // transaction: it creates them in a new file and upgrades files written by
 // older official SDKs (layout 9 and newer). Anything else is refused.
@@ -155,11 +166,8 @@ func migrate(ctx context.Context, tx *sql.Tx) error {
 	if version == LayoutVersion {
 		return nil
 	}
-	if version > LayoutVersion {
-		return fmt.Errorf("%w: the file is at version %d, written by a newer PowerSync client; this driver keeps version %d", ErrLayout, version, LayoutVersion)
-	}
-	if version != 0 && version < oldestUpgradable {
-		return fmt.Errorf("%w: the file is at version %d; this driver upgrades versions %d to %d (open it once with a current official SDK to upgrade it)", ErrLayout, version, oldestUpgradable, LayoutVersion)
+	if err := checkLayout(version); err != nil {
+		return err
 	}
 	rows, err := migrationRows()
 	if err != nil {
@@ -179,6 +187,19 @@ func migrate(ctx context.Context, tx *sql.Tx) error {
 			}
 		}
 		return insertMigrationRows(ctx, tx, rows, 0)
+	}
+	// The upgrade steps rename and drop columns, which makes SQLite re-check
+	// every trigger; triggers written by the official core name its
+	// powersync_crud virtual table, which this driver does not have. They are
+	// dropped here and the schema's triggers are recreated by applySchema.
+	triggers, err := queryStrings(ctx, tx, `SELECT name FROM sqlite_master WHERE type = 'trigger' AND name GLOB 'ps_view_*'`)
+	if err != nil {
+		return err
+	}
+	for _, name := range triggers {
+		if _, err := tx.ExecContext(ctx, `DROP TRIGGER `+quoteIdent(name)); err != nil {
+			return fmt.Errorf("powersync: upgrade layout: %w", err)
+		}
 	}
 	for v := version + 1; v <= LayoutVersion; v++ {
 		for _, stmt := range upgradeSteps[v] {
