@@ -141,5 +141,3 @@ func TestTooOldLayoutIsRefusedUntouched(t *testing.T) {
 		t.Error("a refused file was modified")
 	}
 }
-
-
