@@ -203,7 +203,7 @@ func runInspection(t *testing.T, path string, args []string) result {
 // core (oracle replay of testdata/fixtures) and compares with
 // testdata/golden/FIXTURE/COMMAND.txt (rewrite with -update).
 func TestGolden(t *testing.T) {
-	for _, fixture := range []string{"synced", "pending", "waiting", "downloading", "empty"} {
+	for _, fixture := range []string{"synced", "pending", "waiting", "downloading", "empty", "legacy13"} {
 		t.Run(fixture, func(t *testing.T) {
 			path := oracleFixture(t, fixture)
 			for _, args := range inspectionCommands {
