@@ -6,9 +6,10 @@ import (
 	"strings"
 )
 
-// ErrInvalidSchema is wrapped by every error [Schema.Validate] and
-// [Table.Validate] return, and by the errors of [Parse] for input that is not
-// a schema. Test for it with errors.Is.
+// ErrInvalidSchema is wrapped by every error of the Validate methods, by the
+// errors of [Parse] for input that is not a schema, and by the errors of the
+// raw-table generators for a table they cannot handle. Test for it with
+// errors.Is.
 var ErrInvalidSchema = errors.New("invalid schema")
 
 // MaxColumns is the largest number of columns a table may declare (the
@@ -17,8 +18,8 @@ var ErrInvalidSchema = errors.New("invalid schema")
 const MaxColumns = 1999
 
 // ColumnType is the SQLite type of a column, used verbatim in the
-// CAST(... as TYPE) of the generated view. PowerSync supports [Text],
-// [Integer] and [Real]; a parsed schema keeps the spelling it was given
+// CAST(... as TYPE) of the generated view. PowerSync supports [TypeText],
+// [TypeInteger] and [TypeReal]; a parsed schema keeps the spelling it was given
 // (e.g. "text"), so that the generated SQL matches the official core's.
 type ColumnType string
 
@@ -401,14 +402,16 @@ func (t *Table) Validate() error {
 
 // Validate checks every table (see [Table.Validate]) and raw table (see
 // [RawTable.Validate]) and the rules between them: no two tables with the
-// same name or the same view name, and no raw table whose name or local
-// table name clashes with a table or view. Names are compared ignoring ASCII
+// same name or the same view name, no two indexes with the same SQLite name,
+// and no raw table whose name or local table name clashes with a table or
+// view. Names are compared ignoring ASCII
 // letter case, as SQLite compares identifiers. The error wraps
 // [ErrInvalidSchema].
 func (s *Schema) Validate() error {
 	names := make(map[string]string, len(s.Tables))
 	synced := make(map[string]bool, len(s.Tables))
 	views := make(map[string]string, len(s.Tables))
+	indexes := make(map[string]string)
 	for i := range s.Tables {
 		t := &s.Tables[i]
 		if err := t.Validate(); err != nil {
@@ -425,6 +428,13 @@ func (s *Schema) Validate() error {
 			return invalid("table %s: view name %s is already used by table %s", t.Name, t.ViewName(), prev)
 		}
 		views[view] = t.Name
+		for j := range t.Indexes {
+			full := foldASCII(t.IndexName(&t.Indexes[j]))
+			if prev, ok := indexes[full]; ok {
+				return invalid("table %s: index %s is named %s in SQLite, like an index of table %s", t.Name, t.Indexes[j].Name, t.IndexName(&t.Indexes[j]), prev)
+			}
+			indexes[full] = t.Name
+		}
 	}
 
 	raw := make(map[string]bool, len(s.RawTables))

@@ -99,6 +99,10 @@ func TestValidate(t *testing.T) {
 			s.Tables[0].ViewNameOverride = "items"
 			s.Tables = append(s.Tables, schema.Table{Name: "items", LocalOnly: true})
 		}, "table items: view name items is already used by table todos"},
+		{"index name clash", func(s *schema.Schema) {
+			s.Tables[0].Indexes = append(s.Tables[0].Indexes, schema.IndexOn("x__y", "completed"))
+			s.Tables = append(s.Tables, schema.Table{Name: "todos__x", Columns: []schema.Column{schema.Text("a")}, Indexes: []schema.Index{schema.IndexOn("y", "a")}})
+		}, "table todos__x: index y is named ps_data__todos__x__y in SQLite, like an index of table todos"},
 		{"raw table clashes with table", func(s *schema.Schema) {
 			s.RawTables = []schema.RawTable{{Name: "todos", TableName: "todos_raw"}}
 		}, "raw table todos: the name is already used by a table"},
