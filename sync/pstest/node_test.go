@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -79,7 +80,7 @@ type nodeClient struct {
 	stderr *bytes.Buffer
 }
 
-func startNodeClient(t *testing.T, sdkDir, url, token string) *nodeClient {
+func startNodeClient(t *testing.T, sdkDir, url, token string, args ...string) *nodeClient {
 	t.Helper()
 	work := t.TempDir()
 	script, err := os.ReadFile("testdata/node_client.mjs")
@@ -94,7 +95,8 @@ func startNodeClient(t *testing.T, sdkDir, url, token string) *nodeClient {
 	if err := os.Symlink(filepath.Join(sdkDir, "node_modules"), filepath.Join(work, "node_modules")); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.CommandContext(t.Context(), "node", filepath.Join(work, "node_client.mjs"), url, token, filepath.Join(work, "db"))
+	cmd := exec.CommandContext(t.Context(), "node", append([]string{filepath.Join(work, "node_client.mjs"), url, token,
+		filepath.Join(work, "db")}, args...)...)
 	cmd.Dir = work
 	stderr := &bytes.Buffer{}
 	cmd.Stderr = stderr
@@ -278,4 +280,40 @@ func TestNodeSDKAgreement(t *testing.T) {
 		t.Error("the Node SDK was not served BSON")
 	}
 	t.Logf("Node SDK used %d BSON stream(s)", bsonStreams)
+}
+
+// TestNodeSDKRecoversFromFaults checks pstest's faults against the official
+// client: a stream cut in the middle of a checkpoint, then a checkpoint with
+// a wrong checksum (the client drops the bucket and reconnects), then a 503;
+// the client must still end with exactly pstest's rows.
+func TestNodeSDKRecoversFromFaults(t *testing.T) {
+	sdk := nodeSDKDir(t)
+	srv := newTestServer(t, WithPageSize(4))
+	if err := srv.Update(func(tx *Tx) error {
+		for i := range 20 {
+			tx.SetRow("todos", fmt.Sprintf("t%02d", i), map[string]any{"title": fmt.Sprint("todo ", i)})
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	srv.Inject(Fault{EndMidCheckpoint: true})
+	srv.Inject(Fault{WrongChecksum: DefaultBucket})
+	srv.Inject(Fault{Status: http.StatusServiceUnavailable})
+	nc := startNodeClient(t, sdk, srv.URL, srv.Token("u"), "50")
+	ev := nc.next("synced")
+	if want := srv.SyncedRows("u"); !reflect.DeepEqual(ev.Rows, want) {
+		t.Fatalf("Node SDK rows differ from pstest after faults\nnode:   %v\npstest: %v", ev.Rows, want)
+	}
+	srv.mu.Lock()
+	streams, pending := srv.bsonStreams+srv.ndjsonStreams, len(srv.faults)
+	srv.mu.Unlock()
+	if pending != 0 || streams < 3 {
+		t.Errorf("faults left %d, streams served %d: the client did not go through every fault", pending, streams)
+	}
+	t.Logf("Node SDK synced %d rows after %d streams and a 503", len(ev.Rows["todos"]), streams)
+	nc.send("exit")
+	if err := nc.cmd.Wait(); err != nil {
+		t.Fatalf("node client: %v; stderr:\n%s", err, nc.stderr)
+	}
 }

@@ -2,7 +2,7 @@
 // test TestNodeSDKAgreement. It must sit next to a node_modules with @powersync/node and
 // better-sqlite3 (the test copies it into a temp dir with a node_modules symlink).
 //
-//   usage: node node_client.mjs URL TOKEN DB_DIR
+//   usage: node node_client.mjs URL TOKEN DB_DIR [RETRY_DELAY_MS]
 //
 // Prints one JSON object per line on stdout:
 //   {"event":"synced","rows":{...}}     after the first complete sync
@@ -18,7 +18,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { PowerSyncDatabase, Schema, Table, column, SyncStreamConnectionMethod } from '@powersync/node';
 
-const [url, token, dir] = process.argv.slice(2);
+const [url, token, dir, retryDelay] = process.argv.slice(2);
 if (!url || !token || !dir) {
   console.error('usage: node node_client.mjs URL TOKEN DB_DIR');
   process.exit(2);
@@ -84,7 +84,9 @@ async function until(pred) {
 
 try {
   await db.init();
-  await db.connect(connector, { connectionMethod: SyncStreamConnectionMethod.HTTP });
+  const options = { connectionMethod: SyncStreamConnectionMethod.HTTP };
+  if (retryDelay) options.retryDelayMs = Number(retryDelay);
+  await db.connect(connector, options);
   await db.waitForFirstSync();
   out({ event: 'synced', rows: await rows() });
 } catch (e) {
