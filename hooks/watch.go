@@ -87,17 +87,8 @@ func (w Watcher) watchWith(ctx context.Context, db *sql.DB, query string, args [
 		run := func(ctx context.Context) (*Result, error) {
 			return runQuery(ctx, db, query, args)
 		}
-		seq := watchFuncWith(ctx, db, w, tables, run, sf)
-		if len(tables) == 0 {
-			// The query reads no table: its result never changes.
-			seq = func(yield func(*Result, error) bool) {
-				if yield(run(ctx)) {
-					<-ctx.Done()
-				}
-			}
-		}
 		var prev *Result
-		for r, err := range seq {
+		for r, err := range watchFuncWith(ctx, db, w, tables, run, sf) {
 			if err != nil {
 				if !yield(nil, err) {
 					return
@@ -130,17 +121,25 @@ func (w Watcher) watchWith(ctx context.Context, db *sql.DB, query string, args [
 
 // WatchFunc is the building block of watched queries: it returns an
 // iterator over the results of run, called now and again after each
-// committed change to tables (named as for [Watcher.Listen]; none means every
-// table), throttled by w.Throttle, until ctx ends or the loop breaks. It
-// ignores w.Tables, w.Mode and w.Key. Errors of run are yielded and watching
-// goes on; a failure to subscribe is yielded and ends it. run is not called
-// once ctx has ended.
+// committed change to tables (named as for [Watcher.Listen]), throttled by
+// w.Throttle, until ctx ends or the loop breaks. With no tables, run is
+// called once and the iterator then waits for ctx to end, as for a query
+// that reads no table. It ignores w.Tables, w.Mode and w.Key. Errors of run
+// are yielded and watching goes on; a failure to subscribe is yielded and
+// ends it. run is not called once ctx has ended.
 func WatchFunc[T any](ctx context.Context, db *sql.DB, w Watcher, tables []string, run func(context.Context) (T, error)) iter.Seq2[T, error] {
 	return watchFuncWith(ctx, db, w, tables, run, subscribe)
 }
 
 func watchFuncWith[T any](ctx context.Context, db *sql.DB, w Watcher, tables []string, run func(context.Context) (T, error), sf subscribeFunc) iter.Seq2[T, error] {
 	return func(yield func(T, error) bool) {
+		if len(tables) == 0 {
+			// Nothing to listen to: the result never changes.
+			if v, err := run(ctx); ctx.Err() == nil && yield(v, err) {
+				<-ctx.Done()
+			}
+			return
+		}
 		l, err := w.listenWith(ctx, db, tables, sf)
 		if err != nil {
 			if ctx.Err() == nil {
