@@ -66,6 +66,10 @@ func (c *Credentials) endpoint(path string) string {
 // Both methods are called from the syncer's goroutines, never concurrently
 // with themselves. Errors are recorded in [Status] and retried after the retry
 // delay; a panic in either method is recovered and treated as an error.
+// Both receive a context that ends when the syncer disconnects. They must not
+// call Disconnect, DisconnectAndClear or Close of their own syncer
+// synchronously (those wait for the callback to return); start a goroutine
+// for that, e.g. when FetchCredentials finds the user signed out.
 type Connector interface {
 	// FetchCredentials returns credentials for the PowerSync Service.
 	// Returning nil, nil means the user is signed out; the syncer records

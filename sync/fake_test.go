@@ -345,3 +345,19 @@ func (s *sleepRecorder) count(d time.Duration) int {
 	}
 	return n
 }
+
+// writeDuring runs f before serving each write checkpoint request.
+func writeDuring(h http.Handler, f func()) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/write-checkpoint2.json" {
+			f()
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+func (b *statusBus) isClosed() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.closed
+}

@@ -364,7 +364,7 @@ func TestE2EManyWritersWhileSyncing(t *testing.T) {
 	if err := e.s.WaitForFirstSync(ctx); err != nil {
 		t.Fatal(err)
 	}
-	writers, perWriter := 4, 25
+	writers, perWriter := 4, 12
 	if testing.Short() {
 		perWriter = 5
 	}
@@ -504,5 +504,31 @@ func TestE2ENoGoroutineLeaks(t *testing.T) {
 		}
 		runtime.Gosched()
 		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestE2ECheckpointRequests(t *testing.T) {
+	e := newE2E(t, nil, WithCheckpointRequests(true))
+	ctx := t.Context()
+	e.srv.SetRow("todos", "t1", map[string]any{"title": "v0"})
+	if err := e.s.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.s.WaitForFirstSync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	exec(t, e.db, `UPDATE todos SET title = 'local' WHERE id = 't1'`)
+	e.until(t, "checkpoint request applied", func() bool {
+		target, _ := kvInt(t, e.db, "target_checkpoint_request_id")
+		applied, _ := kvInt(t, e.db, "last_applied_checkpoint_request_id")
+		return e.synced(t) && target != maxOpID && applied >= target
+	})
+	if got := e.serverTitle("t1"); got != "local" {
+		t.Errorf("server t1 = %q", got)
+	}
+	clientID, _ := ClientID(ctx, e.db)
+	target, _ := kvInt(t, e.db, "target_checkpoint_request_id")
+	if wc := e.srv.WriteCheckpoint(testUser, clientID); target == maxOpID || target > wc {
+		t.Errorf("target %d, service checkpoint request %d", target, wc)
 	}
 }

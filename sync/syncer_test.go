@@ -70,13 +70,15 @@ func (h *harness) waitStatus(t *testing.T, what string, pred func(Status) bool) 
 
 func connected(st Status) bool { return st.Connected }
 
-// recordStatuses collects every status until the returned stop is called.
+// recordStatuses collects every status until the returned stop is called;
+// stop returns once the current status has been recorded.
 func recordStatuses(t *testing.T, s *Syncer) func() []Status {
 	ctx, cancel := context.WithCancel(t.Context())
 	var (
 		mu  gosync.Mutex
 		out []Status
 	)
+	seen := make(chan struct{}, 1)
 	done := make(chan struct{})
 	started := make(chan struct{})
 	go func() {
@@ -86,6 +88,10 @@ func recordStatuses(t *testing.T, s *Syncer) func() []Status {
 			mu.Lock()
 			out = append(out, st)
 			mu.Unlock()
+			select {
+			case seen <- struct{}{}:
+			default:
+			}
 			if first {
 				first = false
 				close(started)
@@ -94,6 +100,24 @@ func recordStatuses(t *testing.T, s *Syncer) func() []Status {
 	}()
 	<-started
 	return func() []Status {
+		cur := s.Status()
+		for {
+			mu.Lock()
+			caught := len(out) > 0 && equalStatus(out[len(out)-1], cur)
+			mu.Unlock()
+			if caught {
+				break
+			}
+			select {
+			case <-seen:
+			case <-done:
+			case <-t.Context().Done():
+				t.Fatal("status recorder never caught up")
+			}
+			if ctx.Err() == nil && s.bus.isClosed() {
+				break
+			}
+		}
 		cancel()
 		<-done
 		mu.Lock()
