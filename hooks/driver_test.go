@@ -1,10 +1,9 @@
-//go:build powersync_hub
-
 package hooks_test
 
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"iter"
 	"path/filepath"
@@ -17,6 +16,8 @@ import (
 	"github.com/gopowersync/powersync/driver"
 	"github.com/gopowersync/powersync/hooks"
 	"github.com/gopowersync/powersync/schema"
+
+	_ "modernc.org/sqlite"
 )
 
 var testSchema = schema.New(
@@ -307,5 +308,21 @@ func TestNoGoroutineAfterContextEnds(t *testing.T) {
 			t.Fatalf("%d goroutines, want at most %d:\n%s", runtime.NumGoroutine(), base, buf[:runtime.Stack(buf, true)])
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestListenNeedsPowerSyncDatabase(t *testing.T) {
+	db, err := sql.Open("sqlite", filepath.Join(t.TempDir(), "plain.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := hooks.Listen(t.Context(), db); !errors.Is(err, driver.ErrNotPowerSync) {
+		t.Fatalf("Listen on a plain SQLite database: %v, want driver.ErrNotPowerSync", err)
+	}
+	for _, err := range (hooks.Watcher{Tables: []string{"x"}}).Watch(t.Context(), db, `SELECT 1`) {
+		if !errors.Is(err, driver.ErrNotPowerSync) {
+			t.Fatalf("Watch on a plain SQLite database: %v, want driver.ErrNotPowerSync", err)
+		}
 	}
 }

@@ -1,5 +1,3 @@
-//go:build powersync_hub
-
 package hooks
 
 import (
