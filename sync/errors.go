@@ -9,11 +9,6 @@ import (
 // ErrClosed is returned by the methods of a [Syncer] after [Syncer.Close].
 var ErrClosed = errors.New("powersync: syncer closed")
 
-// ErrNotConnected is returned by operations that need a running sync
-// connection, such as waiting for a checkpoint request, when the
-// [Syncer] is not connected.
-var ErrNotConnected = errors.New("powersync: not connected")
-
 // ErrNoCredentials is the download error recorded when the [Connector]'s
 // FetchCredentials returns no credentials and no error (the user is signed
 // out). The syncer keeps retrying after the retry delay.
