@@ -1,6 +1,7 @@
 package synccore
 
 import (
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -172,8 +173,7 @@ func (c *call) canApply() (bool, error) {
 	return one == 0, nil
 }
 
-const fullRowsSQL = `INSERT INTO temp.ps_sync_rows(row_type, row_id, data)
-WITH updated_rows AS (
+const fullRowsSQL = `WITH updated_rows AS (
     SELECT b.row_type, b.row_id FROM ps_buckets AS buckets
         CROSS JOIN ps_oplog AS b ON b.bucket = buckets.id
         AND (b.op_id > buckets.last_applied_op)
@@ -187,8 +187,7 @@ SELECT
 FROM updated_rows b
 GROUP BY b.row_type, b.row_id`
 
-const partialRowsSQL = `INSERT INTO temp.ps_sync_rows(row_type, row_id, data)
-WITH
+const partialRowsSQL = `WITH
   involved_buckets (id) AS MATERIALIZED (
     SELECT id FROM ps_buckets WHERE name IN (SELECT value FROM json_each(?1))
   ),
@@ -210,75 +209,151 @@ GROUP BY b.row_type, b.row_id`
 func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
 
 // applyRows writes the rows changed by a checkpoint into the data tables.
-// The candidate rows are collected in a temporary table, then written with
-// one set statement per table.
+// The changed rows are streamed from one query (the core's) and written with
+// multi-row statements per table, so memory stays flat however many rows a
+// checkpoint touches. Rows of raw tables go through their statements one by
+// one.
 func (c *call) applyRows(priority int32, involved string) error {
-	if _, err := c.tx.ExecContext(c.ctx, "CREATE TEMP TABLE IF NOT EXISTS ps_sync_rows(row_type TEXT, row_id TEXT, data TEXT, PRIMARY KEY (row_type, row_id)) WITHOUT ROWID"); err != nil {
-		return err
-	}
-	c.rowsTemp = true
-	var err error
-	if priority < 0 {
-		_, err = c.tx.ExecContext(c.ctx, fullRowsSQL)
-	} else {
-		_, err = c.tx.ExecContext(c.ctx, partialRowsSQL, involved)
-	}
-	if err != nil {
-		return fmt.Errorf("powersync: collect synced rows: %w", err)
-	}
-	types, err := c.distinctTypes()
-	if err != nil {
-		return err
-	}
-	if len(types) == 0 {
-		return nil
-	}
 	tables, err := c.jsonTables()
 	if err != nil {
 		return err
 	}
-	for _, t := range types {
+	var rows *sql.Rows
+	if priority < 0 {
+		rows, err = c.tx.QueryContext(c.ctx, fullRowsSQL)
+	} else {
+		rows, err = c.tx.QueryContext(c.ctx, partialRowsSQL, involved)
+	}
+	if err != nil {
+		return fmt.Errorf("powersync: collect synced rows: %w", err)
+	}
+	defer rows.Close()
+	w := &rowWriter{c: c, batches: map[string]*rowBatch{}}
+	for rows.Next() {
+		var typ, id, data sql.NullString
+		if err := rows.Scan(&typ, &id, &data); err != nil {
+			return err
+		}
+		if !typ.Valid || !id.Valid {
+			continue
+		}
+		t := typ.String
 		if internal, ok := tables[t]; ok {
-			q := quoteIdent(internal)
-			if _, err := c.tx.ExecContext(c.ctx, "REPLACE INTO "+q+"(id, data) SELECT row_id, data FROM temp.ps_sync_rows WHERE row_type = ? AND data IS NOT NULL", t); err != nil {
-				return fmt.Errorf("powersync: apply rows of %q: %w", t, err)
-			}
-			if _, err := c.tx.ExecContext(c.ctx, "DELETE FROM "+q+" WHERE id IN (SELECT row_id FROM temp.ps_sync_rows WHERE row_type = ? AND data IS NULL)", t); err != nil {
-				return fmt.Errorf("powersync: apply rows of %q: %w", t, err)
-			}
-			continue
+			err = w.add(quoteIdent(internal), false, t, id.String, data)
+		} else if raw, ok := c.e.it.rawTables[t]; ok {
+			err = c.applyRaw(raw, t, id.String, data)
+		} else {
+			err = w.add("ps_untyped", true, t, id.String, data)
 		}
-		if raw, ok := c.e.it.rawTables[t]; ok {
-			if err := c.applyRaw(raw, t); err != nil {
-				return err
-			}
-			continue
+		if err != nil {
+			return err
 		}
-		if _, err := c.tx.ExecContext(c.ctx, "REPLACE INTO ps_untyped(type, id, data) SELECT row_type, row_id, data FROM temp.ps_sync_rows WHERE row_type = ? AND data IS NOT NULL", t); err != nil {
-			return fmt.Errorf("powersync: apply untyped rows of %q: %w", t, err)
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	return w.flushAll()
+}
+
+const applyBatch = 64
+
+type rowBatch struct {
+	table   string // quoted target table
+	untyped bool
+	typ     string
+	puts    []any // id, data pairs (untyped: type, id, data)
+	nPuts   int
+	dels    []any
+	nDels   int
+}
+
+type rowWriter struct {
+	c       *call
+	batches map[string]*rowBatch
+	order   []*rowBatch
+}
+
+func (w *rowWriter) add(table string, untyped bool, typ, id string, data sql.NullString) error {
+	key := table
+	if untyped {
+		key = "\x00" + typ
+	}
+	b := w.batches[key]
+	if b == nil {
+		b = &rowBatch{table: table, untyped: untyped, typ: typ}
+		w.batches[key] = b
+		w.order = append(w.order, b)
+	}
+	if data.Valid {
+		if untyped {
+			b.puts = append(b.puts, typ, id, data.String)
+		} else {
+			b.puts = append(b.puts, id, data.String)
 		}
-		if _, err := c.tx.ExecContext(c.ctx, "DELETE FROM ps_untyped WHERE type = ? AND id IN (SELECT row_id FROM temp.ps_sync_rows WHERE row_type = ? AND data IS NULL)", t, t); err != nil {
-			return fmt.Errorf("powersync: apply untyped rows of %q: %w", t, err)
+		b.nPuts++
+		if b.nPuts == applyBatch {
+			return w.flushPuts(b)
 		}
+		return nil
+	}
+	b.dels = append(b.dels, id)
+	b.nDels++
+	if b.nDels == applyBatch {
+		return w.flushDels(b)
 	}
 	return nil
 }
 
-func (c *call) distinctTypes() ([]string, error) {
-	rows, err := c.tx.QueryContext(c.ctx, "SELECT DISTINCT row_type FROM temp.ps_sync_rows WHERE row_type IS NOT NULL ORDER BY row_type")
-	if err != nil {
-		return nil, err
+func (w *rowWriter) flushPuts(b *rowBatch) error {
+	if b.nPuts == 0 {
+		return nil
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var t string
-		if err := rows.Scan(&t); err != nil {
-			return nil, err
+	var q strings.Builder
+	if b.untyped {
+		q.WriteString("REPLACE INTO ps_untyped(type, id, data) VALUES (?, ?, ?)")
+		q.WriteString(strings.Repeat(", (?, ?, ?)", b.nPuts-1))
+	} else {
+		q.WriteString("REPLACE INTO " + b.table + "(id, data) VALUES (?, ?)")
+		q.WriteString(strings.Repeat(", (?, ?)", b.nPuts-1))
+	}
+	if _, err := w.c.exec(q.String(), b.puts...); err != nil {
+		return fmt.Errorf("powersync: apply rows of %q: %w", b.typ, err)
+	}
+	b.puts, b.nPuts = b.puts[:0], 0
+	return nil
+}
+
+func (w *rowWriter) flushDels(b *rowBatch) error {
+	if b.nDels == 0 {
+		return nil
+	}
+	var q strings.Builder
+	args := b.dels
+	if b.untyped {
+		q.WriteString("DELETE FROM ps_untyped WHERE type = ? AND id IN (?")
+		args = append([]any{b.typ}, args...)
+	} else {
+		q.WriteString("DELETE FROM " + b.table + " WHERE id IN (?")
+	}
+	q.WriteString(strings.Repeat(", ?", b.nDels-1))
+	q.WriteString(")")
+	if _, err := w.c.exec(q.String(), args...); err != nil {
+		return fmt.Errorf("powersync: apply rows of %q: %w", b.typ, err)
+	}
+	b.dels, b.nDels = b.dels[:0], 0
+	return nil
+}
+
+func (w *rowWriter) flushAll() error {
+	for _, b := range w.order {
+		if err := w.flushPuts(b); err != nil {
+			return err
 		}
-		out = append(out, t)
+		if err := w.flushDels(b); err != nil {
+			return err
+		}
 	}
-	return out, rows.Err()
+	return nil
 }
 
 // jsonTables maps the synced (non-local) JSON tables' public names to their

@@ -98,7 +98,7 @@ type call struct {
 	endIt      bool
 	dataBuf    *dataLine
 	syncOpOn   bool
-	rowsTemp   bool
+	inferred   map[*RawTable][2]*PendingStatement
 	insertArgs []any
 }
 
@@ -179,9 +179,6 @@ func (e *Engine) runLocked(ctx context.Context, fn func(c *call) error) (out []I
 	}
 	c := &call{ctx: ctx, e: e, conn: conn, tx: tx, now: e.now().UnixMicro(), statusAt: -1}
 	err = fn(c)
-	if c.rowsTemp && err == nil {
-		_, err = tx.ExecContext(ctx, "DELETE FROM temp.ps_sync_rows")
-	}
 	for _, st := range c.stmts {
 		st.Close()
 	}

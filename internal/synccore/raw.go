@@ -9,60 +9,40 @@ import (
 	"strings"
 )
 
-// applyRaw writes the candidate rows of type t into a raw table with its
-// put/delete statements, in row id order.
-func (c *call) applyRaw(raw *RawTable, t string) error {
+// applyRaw writes one changed row into a raw table with its put or delete
+// statement (data NULL: the row left every bucket).
+func (c *call) applyRaw(raw *RawTable, t, id string, data sql.NullString) error {
+	if !data.Valid {
+		del, err := c.rawStatement(raw, false)
+		if err != nil {
+			return err
+		}
+		for _, p := range del.Params {
+			if p.Kind != ParamID {
+				return fmt.Errorf("%w: Raw delete statement parameters must only reference id", ErrArgument)
+			}
+		}
+		args := make([]any, len(del.Params))
+		for i := range args {
+			args[i] = id
+		}
+		if _, err := c.exec(del.SQL, args...); err != nil {
+			return fmt.Errorf("powersync: statement %s: %w (context: deleting from %s, id = %s)", del.SQL, err, t, id)
+		}
+		return nil
+	}
 	put, err := c.rawStatement(raw, true)
 	if err != nil {
 		return err
 	}
-	del, err := c.rawStatement(raw, false)
+	args, err := bindPut(put, id, data.String)
 	if err != nil {
 		return err
 	}
-	for _, p := range del.Params {
-		if p.Kind != ParamID {
-			return fmt.Errorf("%w: Raw delete statement parameters must only reference id", ErrArgument)
-		}
+	if _, err := c.exec(put.SQL, args...); err != nil {
+		return fmt.Errorf("powersync: statement %s: %w (context: replacing into %s, id = %s, data = %s)", put.SQL, err, t, id, data.String)
 	}
-	putStmt, err := c.prepare(put.SQL)
-	if err != nil {
-		return fmt.Errorf("powersync: raw table %q: prepare %s: %w", raw.Name, put.SQL, err)
-	}
-	delStmt, err := c.prepare(del.SQL)
-	if err != nil {
-		return fmt.Errorf("powersync: raw table %q: prepare %s: %w", raw.Name, del.SQL, err)
-	}
-	rows, err := c.tx.QueryContext(c.ctx, "SELECT row_id, data FROM temp.ps_sync_rows WHERE row_type = ? ORDER BY row_id", t)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id string
-		var data sql.NullString
-		if err := rows.Scan(&id, &data); err != nil {
-			return err
-		}
-		if !data.Valid {
-			args := make([]any, len(del.Params))
-			for i := range args {
-				args[i] = id
-			}
-			if _, err := delStmt.ExecContext(c.ctx, args...); err != nil {
-				return fmt.Errorf("powersync: statement %s: %w (context: deleting from %s, id = %s)", del.SQL, err, t, id)
-			}
-			continue
-		}
-		args, err := bindPut(put, id, data.String)
-		if err != nil {
-			return err
-		}
-		if _, err := putStmt.ExecContext(c.ctx, args...); err != nil {
-			return fmt.Errorf("powersync: statement %s: %w (context: replacing into %s, id = %s, data = %s)", put.SQL, err, t, id, data.String)
-		}
-	}
-	return rows.Err()
+	return nil
 }
 
 // bindPut computes the arguments of a put statement (spec schema.md §9.1).
@@ -157,6 +137,27 @@ func (c *call) rawStatement(raw *RawTable, put bool) (*PendingStatement, error) 
 	if !put && raw.Delete != nil {
 		return raw.Delete, nil
 	}
+	idx := 0
+	if put {
+		idx = 1
+	}
+	if st := c.inferred[raw][idx]; st != nil {
+		return st, nil
+	}
+	st, err := c.inferStatement(raw, put)
+	if err != nil {
+		return nil, err
+	}
+	if c.inferred == nil {
+		c.inferred = make(map[*RawTable][2]*PendingStatement)
+	}
+	pair := c.inferred[raw]
+	pair[idx] = st
+	c.inferred[raw] = pair
+	return st, nil
+}
+
+func (c *call) inferStatement(raw *RawTable, put bool) (*PendingStatement, error) {
 	if raw.TableName == "" {
 		return nil, fmt.Errorf("%w: Raw table %s has no local name", ErrArgument, raw.Name)
 	}
