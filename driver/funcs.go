@@ -42,6 +42,8 @@ type connState struct {
 	// lastKept reports whether the last powersync_crud_entry call produced an
 	// entry (false when an empty update was ignored).
 	lastKept bool
+	// gateSet records that the transaction has set the local-write gate.
+	gateSet bool
 
 	// inSync is set while the sync client applies downloaded data: CRUD
 	// capture is suppressed and powersync_in_sync_operation() returns 1.
@@ -60,6 +62,7 @@ type connState struct {
 func (s *connState) endTx() {
 	s.txID = 0
 	s.lastKept = false
+	s.gateSet = false
 }
 
 // A slot is a private modernc driver whose SQL functions are bound to one
@@ -137,6 +140,15 @@ func (s *slot) register() error {
 		{"powersync_tx_claim", 2, false, s.fnTxClaim},
 		{"powersync_tx_id", 1, false, s.fnTxID},
 		{"powersync_crud_entry", 7, false, s.fnCrudEntry},
+		{"powersync_gate_once", 0, false, func(*sqlite.FunctionContext, []driver.Value) (driver.Value, error) {
+			// 1 for the first kept upload entry of a transaction: the
+			// local-write gate is set once per transaction, as the core does.
+			if st := s.state; st.lastKept && !st.gateSet {
+				st.gateSet = true
+				return int64(1), nil
+			}
+			return int64(0), nil
+		}},
 		{"powersync_crud_kept", 0, false, func(*sqlite.FunctionContext, []driver.Value) (driver.Value, error) {
 			if s.state.lastKept {
 				return int64(1), nil

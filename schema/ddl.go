@@ -272,9 +272,9 @@ func writeCrud(b *strings.Builder, e crudEntry) {
 	b.WriteString(e.id)
 	b.WriteString(where)
 	b.WriteString(";\n")
-	b.WriteString("INSERT OR REPLACE INTO ps_kv(key, value) SELECT 'target_checkpoint_request_id', 9223372036854775807")
-	b.WriteString(where)
-	b.WriteString(";\n")
+	// The gate is set by the transaction's first kept entry only: writing
+	// the same ps_kv row for every row written would cost a page write each.
+	b.WriteString("INSERT OR REPLACE INTO ps_kv(key, value) SELECT 'target_checkpoint_request_id', 9223372036854775807 WHERE powersync_gate_once();\n")
 	b.WriteString("DELETE FROM ps_kv WHERE key IN ('last_seen_checkpoint_request_id', 'last_applied_checkpoint_request_id')")
 	b.WriteString(and)
 	b.WriteString(";\n")

@@ -80,6 +80,14 @@ func openStubDB(t *testing.T) (*sql.DB, *stubState) {
 			st.kept = true
 			return fmt.Sprintf("%s %s %s data=%s old=%s meta=%s", op, text(a[1]), text(a[2]), data, text(a[4]), text(a[5])), nil
 		}},
+		// The stand-in sets the gate for every kept entry; once per
+		// transaction is the driver's business (and tested there).
+		"powersync_gate_once": {0, func([]driver.Value) (driver.Value, error) {
+			if st.kept {
+				return int64(1), nil
+			}
+			return int64(0), nil
+		}},
 		"powersync_crud_kept": {0, func([]driver.Value) (driver.Value, error) {
 			if st.kept {
 				return int64(1), nil
