@@ -34,5 +34,17 @@
 // CurrentCheckpointRequestID, TargetCheckpointRequestID and
 // SetTargetCheckpointRequestID are package functions taking a Querier (they
 // need no iteration); CompleteCrud, WriteCheckpointNeeded and
-// CommitWriteCheckpoint implement the upload side's gate handling.
+// CommitWriteCheckpoint implement the upload side's gate handling;
+// Subscribe and Unsubscribe are the core's 'subscriptions' command;
+// OfflineStatus is powersync_offline_sync_status. SeedCheckpointRequestID
+// and NextCheckpointRequestID are Engine methods (they need the iteration).
+//
+// # Testing
+//
+// harness_test.go replays line files in the oracle's format (testdata/examples,
+// testdata/lines) and random streams (random_test.go, -seed or
+// SYNCCORE_SEEDS) through the Engine and through the official core, and
+// compares the instruction transcripts and the final database states. The
+// core's transcripts are kept under testdata/golden for runs without the
+// oracle.
 package synccore

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gopowersync/powersync/driver"
 	"github.com/gopowersync/powersync/internal/oracletest"
@@ -202,6 +203,34 @@ func (r *replayer) call(op string, payload *string) ([]Instruction, error) {
 			tx.Rollback()
 		}
 		setScalar(prev, ok)
+	case "subscriptions":
+		var cmd struct {
+			Subscribe *struct {
+				Stream   StreamKey `json:"stream"`
+				TTL      *int64    `json:"ttl"`
+				Priority *int32    `json:"priority"`
+			} `json:"subscribe"`
+			Unsubscribe *StreamKey `json:"unsubscribe"`
+		}
+		if err = json.Unmarshal([]byte(arg), &cmd); err != nil {
+			break
+		}
+		var tx *sql.Tx
+		if tx, err = r.db.BeginTx(r.ctx, nil); err != nil {
+			break
+		}
+		if cmd.Subscribe != nil {
+			err = Subscribe(r.ctx, tx, time.Now(), SubscribeRequest{Stream: cmd.Subscribe.Stream, TTL: cmd.Subscribe.TTL, Priority: cmd.Subscribe.Priority})
+		} else if cmd.Unsubscribe != nil {
+			err = Unsubscribe(r.ctx, tx, *cmd.Unsubscribe)
+		}
+		if err == nil {
+			err = tx.Commit()
+		} else {
+			tx.Rollback()
+		}
+		scalar = new(string)
+		*scalar = "null"
 	default:
 		err = fmt.Errorf("replay: unsupported control op %q", op)
 	}
