@@ -87,6 +87,8 @@ type replayer struct {
 	db  *sql.DB
 	e   *Engine
 	out strings.Builder
+	// rawTables of the last start, for Clear.
+	rawTables []RawTable
 	// instrs records every instruction list, for tests that inspect them.
 	instrs [][]Instruction
 }
@@ -142,6 +144,7 @@ func (r *replayer) call(op string, payload *string) ([]Instruction, error) {
 	case "start":
 		var req StartRequest
 		if req, err = parseStart(arg); err == nil {
+			r.rawTables = req.RawTables
 			ins, err = r.e.Start(r.ctx, req)
 		}
 	case "stop":
@@ -310,7 +313,18 @@ func (r *replayer) run(linesPath, mode string) {
 			continue
 		case strings.HasPrefix(line, "!sql "):
 			stmt := line[5:]
-			if err = execTx(r.ctx, r.db, stmt); err == nil {
+			if m := reClear.FindStringSubmatch(stmt); m != nil {
+				// the core's SQL functions are Engine methods here
+				n, _ := strconv.Atoi(m[2])
+				if m[1] == "clear" {
+					err = r.e.Clear(r.ctx, ClearFlags(n), r.rawTables)
+				} else {
+					err = r.e.TriggerResync(r.ctx, n != 0)
+				}
+			} else {
+				err = execTx(r.ctx, r.db, stmt)
+			}
+			if err == nil {
 				fmt.Fprintf(&r.out, "> (sql) %s\n", stmt)
 			}
 		case strings.HasPrefix(line, "!control "):
@@ -362,6 +376,7 @@ func execTx(ctx context.Context, db *sql.DB, stmt string) error {
 }
 
 var (
+	reClear   = regexp.MustCompile(`^select powersync_(clear|trigger_resync)\((\d+)\)$`)
 	reTS      = regexp.MustCompile(`"(last_synced_at|expires_at)":\d+`)
 	reErr     = regexp.MustCompile(`(?m)^! line (\d+): \w+: .*$`)
 	reHeader  = regexp.MustCompile(`(?m)^-- core .*\n`)
