@@ -151,4 +151,3 @@ func TestCheckpointRequestErrors(t *testing.T) {
 		t.Errorf("checkpoint request with MAX target = %+v", cr)
 	}
 }
-
