@@ -1,0 +1,142 @@
+// Command sqlc shows type-checked SQL on a PowerSync database with sqlc
+// (https://sqlc.dev): the PowerSync schema is exported as CREATE TABLE
+// statements (schema.Schema.CreateTableSQL) into schema.sql, sqlc reads it
+// with query.sql and generates typed Go code (package tododb), and that code
+// runs on the "powersync" driver like on any SQLite database.
+//
+//	go generate ./examples/sqlc   # rewrite schema.sql from the schema
+//	sqlc generate                 # in examples/sqlc, if sqlc is installed
+//	go run ./examples/sqlc
+//
+// The tables are views, not the tables schema.sql describes; schema.sql is
+// only for type checking and is never executed. Queries follow the rules of
+// the views: TEXT ids made by the application (here github.com/google/uuid),
+// no INSERT ... ON CONFLICT, RETURNING allowed. tododb is written by hand in
+// the form sqlc generates, so this example needs no sqlc binary.
+package main
+
+//go:generate go run ./schemagen -o schema.sql
+
+import (
+	"context"
+	"database/sql"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/gopowersync/powersync/driver"
+	"github.com/gopowersync/powersync/examples/internal/todoschema"
+	"github.com/gopowersync/powersync/examples/sqlc/tododb"
+	pssync "github.com/gopowersync/powersync/sync"
+)
+
+// text is a non-NULL sql.NullString.
+func text(s string) sql.NullString { return sql.NullString{String: s, Valid: true} }
+
+// now is the current time as ISO 8601 text.
+func now() sql.NullString { return text(time.Now().UTC().Format(time.RFC3339Nano)) }
+
+// run opens the database at path and uses it through the sqlc queries,
+// printing what it did to w.
+func run(ctx context.Context, w io.Writer, path string) error {
+	c, err := driver.NewConnector(path, driver.WithSchema(todoschema.Schema()))
+	if err != nil {
+		return fmt.Errorf("open %s: %w", path, err)
+	}
+	db := sql.OpenDB(c)
+	defer db.Close()
+	q := tododb.New(db)
+
+	// A transaction: the list and its todos are one upload transaction.
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	qtx := q.WithTx(tx)
+	list, err := qtx.CreateList(ctx, tododb.CreateListParams{
+		ID: uuid.NewString(), CreatedAt: now(), Name: text("Chores"), OwnerID: text("user-1"),
+	})
+	if err != nil {
+		return fmt.Errorf("create list: %w", err)
+	}
+	var ids []string
+	for _, d := range []string{"dishes", "laundry", "vacuum"} {
+		todo, err := qtx.CreateTodo(ctx, tododb.CreateTodoParams{
+			ID: uuid.NewString(), ListID: text(list.ID), CreatedAt: now(), Description: text(d), CreatedBy: text("user-1"),
+		})
+		if err != nil {
+			return fmt.Errorf("create todo: %w", err)
+		}
+		ids = append(ids, todo.ID)
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+
+	n, err := q.CompleteTodo(ctx, tododb.CompleteTodoParams{CompletedAt: now(), CompletedBy: text("user-1"), ID: ids[0]})
+	if err != nil {
+		return fmt.Errorf("complete: %w", err)
+	}
+	fmt.Fprintf(w, "completed %d\n", n)
+	if n, err = q.DeleteTodo(ctx, ids[2]); err != nil {
+		return fmt.Errorf("delete: %w", err)
+	}
+	fmt.Fprintf(w, "deleted %d\n", n)
+
+	got, err := q.GetList(ctx, list.ID)
+	if err != nil {
+		return err
+	}
+	todos, err := q.ListTodos(ctx, text(list.ID))
+	if err != nil {
+		return err
+	}
+	open, err := q.CountOpenTodos(ctx, text(list.ID))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "%s (%d open):\n", got.Name.String, open)
+	for _, t := range todos {
+		mark := " "
+		if t.Completed.Int64 == 1 {
+			mark = "x"
+		}
+		fmt.Fprintf(w, "  [%s] %s\n", mark, t.Description.String)
+	}
+
+	count, _, err := pssync.UploadQueueStats(ctx, db)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "queued for upload: %d changes\n", count)
+	return nil
+}
+
+func main() {
+	path := flag.String("db", "", "database `file` (default: a new file in a temporary directory)")
+	flag.Parse()
+	if err := start(*path); err != nil {
+		fmt.Fprintln(os.Stderr, "sqlc example:", err)
+		os.Exit(1)
+	}
+}
+
+// start runs the example on path, or on a file in a temporary directory
+// that is removed afterwards.
+func start(path string) error {
+	if path == "" {
+		dir, err := os.MkdirTemp("", "powersync-sqlc")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		path = filepath.Join(dir, "todo.db")
+	}
+	return run(context.Background(), os.Stdout, path)
+}
