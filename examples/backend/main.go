@@ -1,0 +1,177 @@
+// Command backend is the application backend of the todo example: it
+// receives the upload batches of PowerSync clients and applies them to
+// Postgres, the database the PowerSync Service replicates from, as the
+// PowerSync demo backends do.
+//
+//	go run ./examples/backend -postgres postgres://user:pass@localhost/app -init
+//	go run ./examples/todo -endpoint https://…powersync… -backend http://127.0.0.1:6060
+//
+// # Endpoints
+//
+// POST /api/data takes what a client's connector posts
+// (pssync.HTTPConnector; the official SDKs' CrudEntry JSON):
+//
+//	{"batch": [{"op_id": 1, "op": "PUT", "type": "todos", "id": "…", "tx_id": 1, "data": {…}}, …]}
+//
+// and applies the batch in one Postgres transaction: PUT inserts the row or
+// sets the columns it carries on the existing one, PATCH updates the given
+// columns, DELETE deletes the row. Table and column names must be in the
+// allow-list made from the client schema (examples/internal/todoschema);
+// they are quoted, never interpolated raw, and values are query parameters,
+// converted to the column types by Postgres' json_populate_record.
+//
+// Answers tell the client what to do with the batch: 2xx applied; 400 (not
+// an upload request) and 422 (an unknown table or column, or data Postgres
+// refuses: an invalid uuid, a NOT NULL or foreign key violation) are
+// permanent, and the client sets the batch aside; 401 asks for a new token;
+// 500 (Postgres unreachable, a deadlock) is retried.
+//
+// GET /api/auth/token?user_id=ID returns a development token for the user,
+// signed with -jwt-secret (HS256), which the PowerSync Service accepts when
+// its client_auth lists the same key; with -jwt-secret, POST /api/data also
+// requires such a token. Without -jwt-secret there is no authentication at
+// all: for local development only.
+//
+// # Flags and environment
+//
+//	-listen ADDR        BACKEND_LISTEN         default 127.0.0.1:6060
+//	-postgres DSN       DATABASE_URL           required
+//	-init                                      create the tables if missing
+//	-jwt-secret S       POWERSYNC_JWT_SECRET   HS256 secret shared with the service
+//	-jwt-kid K          POWERSYNC_JWT_KID      key id (default powersync-dev)
+//	-audience A         POWERSYNC_AUDIENCE     token audience (default powersync-dev)
+//	-powersync-url URL  POWERSYNC_URL          returned with tokens
+package main
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
+
+	"github.com/gopowersync/powersync/examples/internal/todoschema"
+)
+
+// config holds the command line.
+type config struct {
+	listen, postgres, secret, kid, audience, powersyncURL string
+	init                                                  bool
+}
+
+// envOr returns the environment variable key, or def when it is empty.
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+func parseFlags(args []string) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("backend", flag.ContinueOnError)
+	fs.StringVar(&c.listen, "listen", envOr("BACKEND_LISTEN", "127.0.0.1:6060"), "listen `address`")
+	fs.StringVar(&c.postgres, "postgres", os.Getenv("DATABASE_URL"), "Postgres connection `URL` (env DATABASE_URL)")
+	fs.BoolVar(&c.init, "init", false, "create the tables if they are missing")
+	fs.StringVar(&c.secret, "jwt-secret", os.Getenv("POWERSYNC_JWT_SECRET"), "HS256 `secret` shared with the PowerSync Service (env POWERSYNC_JWT_SECRET)")
+	fs.StringVar(&c.kid, "jwt-kid", envOr("POWERSYNC_JWT_KID", "powersync-dev"), "key `id` of the secret in the service's client_auth")
+	fs.StringVar(&c.audience, "audience", envOr("POWERSYNC_AUDIENCE", "powersync-dev"), "token `audience` the service expects")
+	fs.StringVar(&c.powersyncURL, "powersync-url", os.Getenv("POWERSYNC_URL"), "PowerSync Service `URL` returned with tokens")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if c.postgres == "" {
+		return c, errors.New("-postgres (or DATABASE_URL) is required")
+	}
+	return c, nil
+}
+
+// handler returns the backend's routes.
+func handler(b *Backend, auth *Auth, powersyncURL string) http.Handler {
+	mux := http.NewServeMux()
+	upload := b.ServeUpload
+	if auth != nil {
+		upload = auth.Require(upload)
+		mux.HandleFunc("GET /api/auth/token", auth.ServeToken(powersyncURL))
+	}
+	mux.HandleFunc("POST /api/data", upload)
+	return mux
+}
+
+// serve runs the backend on l until ctx ends.
+func serve(ctx context.Context, l net.Listener, c config, log *slog.Logger) error {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	db, err := sql.Open("pgx", c.postgres)
+	if err != nil {
+		return fmt.Errorf("postgres: %w", err)
+	}
+	defer db.Close()
+	if err := db.PingContext(ctx); err != nil {
+		return fmt.Errorf("postgres: %w", err)
+	}
+	if c.init {
+		if err := initTables(ctx, db); err != nil {
+			return err
+		}
+	}
+	var auth *Auth
+	if c.secret != "" {
+		auth = &Auth{Secret: []byte(c.secret), KeyID: c.kid, Audience: c.audience, TTL: time.Hour}
+	} else {
+		log.Warn("no -jwt-secret: uploads are not authenticated (development only)")
+	}
+	srv := &http.Server{
+		Handler:           handler(NewBackend(db, todoschema.Schema(), log), auth, c.powersyncURL),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(l) }()
+	log.Info("backend listening", "url", "http://"+l.Addr().String())
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil {
+		return err
+	}
+	if err := <-done; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func main() {
+	c, err := parseFlags(os.Args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "backend:", err)
+		os.Exit(2)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	l, err := net.Listen("tcp", c.listen)
+	if err == nil {
+		err = serve(ctx, l, c, log)
+	}
+	if err != nil {
+		log.Error("backend stopped", "error", err)
+		os.Exit(1)
+	}
+}
