@@ -52,6 +52,7 @@ func run(args []string, stdout io.Writer) error {
 	fs.IntVar(&o.small, "small", 20, "one-row checkpoints (gen-diffs)")
 	fs.IntVar(&o.big, "big", 5, "1000-op checkpoints (gen-diffs)")
 	fs.IntVar(&o.samples, "samples", 200, "latency samples (watch)")
+	fs.IntVar(&o.batch, "batch", 1, "data lines per transaction (floor_ndjson)")
 	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the timed work to this file")
 	fs.StringVar(&o.memprofile, "memprofile", "", "write an allocation profile to this file at exit")
 	if err := fs.Parse(args); err != nil {
@@ -85,10 +86,10 @@ func run(args []string, stdout io.Writer) error {
 
 // caseOptions are the flags of every subcommand.
 type caseOptions struct {
-	n, per, small, big, samples int
-	ids, stream, diffs, dir     string
-	url, secret, label          string
-	cpuprofile, memprofile      string
+	n, per, small, big, samples, batch int
+	ids, stream, diffs, dir            string
+	url, secret, label                 string
+	cpuprofile, memprofile             string
 }
 
 // result is one JSON line of output, in the shape bench_oracle.py prints.

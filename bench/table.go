@@ -284,6 +284,11 @@ func buildRows(rs results) []tableRow {
 		rows = append(rows, tableRow{workload: fmt.Sprintf("   floor: raw NDJSON insert %s (modernc vs C)", sizeText(n)),
 			ours: rateCell(ours, "seconds"), official: rateCell(core, "seconds"), oursRSS: rssText(ours), officialRSS: rssText(core)})
 	}
+	for _, n := range rs.sizes("floor_ndjson_batch10") {
+		ours := rs.find("floor_ndjson_batch10", n, "", "")
+		rows = append(rows, tableRow{workload: fmt.Sprintf("   floor, 10 data lines per commit, %s", sizeText(n)),
+			ours: rateCell(ours, "seconds"), oursRSS: rssText(ours), officialRSS: "—"})
+	}
 	for _, c := range []struct{ ours, label string }{{"checkpoint_1row", "one-row checkpoint"}, {"checkpoint_1000ops", "1000-op checkpoint"}} {
 		for _, n := range rs.sizes(c.ours) {
 			ours, core := rs.find(c.ours, n, "", ""), rs.find("core_"+c.ours, n, "", "")
