@@ -10,11 +10,13 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/gopowersync/powersync/driver"
 	"github.com/gopowersync/powersync/hooks"
 )
 
-// DriverName is the database/sql driver name of PowerSync databases.
-const DriverName = "powersync"
+// DriverName is the database/sql driver name of PowerSync databases, the
+// name sqlx knows the bind type of.
+const DriverName = driver.DriverName
 
 func init() {
 	// SQLite takes ? placeholders; sqlx must know it for Rebind and In.
@@ -22,8 +24,9 @@ func init() {
 }
 
 // Open opens a PowerSync database with sqlx, as sql.Open("powersync", dsn)
-// would (register the schema first, for example with driver.RegisterSchema,
-// and name it in the DSN).
+// would: register the schema with driver.RegisterSchema and name it in the
+// DSN ("app.db?_powersync_schema=app"). Importing this package registers the
+// driver.
 func Open(dsn string) (*sqlx.DB, error) {
 	db, err := sqlx.Open(DriverName, dsn)
 	if err != nil {
