@@ -51,13 +51,18 @@ func freshPath(dir, name string) (string, error) {
 
 // openPS opens a new "powersync" database with the bench schema and the
 // oracle's settings (WAL, synchronous=NORMAL); everything else is the
-// driver's default.
+// driver's default. Env PSBENCH_PRAGMAS adds pragmas for experiments, e.g.
+// "temp_store(file) cache_size(-2000)".
 func openPS(ctx context.Context, dir, name string) (*sql.DB, error) {
 	p, err := freshPath(dir, name)
 	if err != nil {
 		return nil, err
 	}
-	c, err := driver.NewConnector(p+"?_pragma=synchronous(NORMAL)", driver.WithSchema(benchSchema()))
+	dsn := p + "?_pragma=synchronous(NORMAL)"
+	for _, pr := range strings.Fields(os.Getenv("PSBENCH_PRAGMAS")) {
+		dsn += "&_pragma=" + pr
+	}
+	c, err := driver.NewConnector(dsn, driver.WithSchema(benchSchema()))
 	if err != nil {
 		return nil, err
 	}
