@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"database/sql"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -14,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gopowersync/powersync/driver"
+	"github.com/gopowersync/powersync/examples/internal/todoschema"
 	pssync "github.com/gopowersync/powersync/sync"
 	"github.com/gopowersync/powersync/sync/pstest"
 )
@@ -72,6 +75,28 @@ func TestOnce(t *testing.T) {
 	}
 	if errOut.Len() > 0 {
 		t.Errorf("stderr: %s", errOut.String())
+	}
+
+	// The local rows are the synced ones now: the service's versions are in
+	// the oplog, and nothing waits for upload.
+	c, err := driver.NewConnector(cfg.dbPath, driver.WithSchema(todoschema.Schema()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := sql.OpenDB(c)
+	defer db.Close()
+	var synced, queued int
+	err = db.QueryRowContext(t.Context(), `
+		SELECT (SELECT count(*) FROM ps_oplog o JOIN todos t ON o.row_type = 'todos' AND o.row_id = t.id
+		        WHERE json_extract(o.data, '$.description') = t.description
+		          AND json_extract(o.data, '$.completed') = t.completed
+		          AND t.description IN ('milk', 'bread')),
+		       (SELECT count(*) FROM ps_crud)`).Scan(&synced, &queued)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if synced != 2 || queued != 0 {
+		t.Errorf("%d of milk and bread match their synced server state, %d changes queued; want 2 and 0", synced, queued)
 	}
 }
 
