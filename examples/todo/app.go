@@ -20,6 +20,7 @@ import (
 	"github.com/gopowersync/powersync/examples/internal/todoschema"
 	"github.com/gopowersync/powersync/hooks"
 	pssync "github.com/gopowersync/powersync/sync"
+	"github.com/gopowersync/powersync/sync/pstest"
 )
 
 // config is the app's command line.
@@ -611,36 +612,7 @@ func (a *app) server(ctx context.Context, args []string, text string) error {
 	}
 	switch args[0] {
 	case "ls":
-		var lists []listView
-		index := map[string]int{}
-		type created struct{ at, id string }
-		order := map[string]created{}
-		for id, row := range srv.Rows("lists") {
-			lists = append(lists, listView{id: id, name: str(row["name"])})
-			order[id] = created{str(row["created_at"]), id}
-		}
-		slices.SortFunc(lists, func(x, y listView) int {
-			return strings.Compare(order[x.id].at+order[x.id].id, order[y.id].at+order[y.id].id)
-		})
-		for i, l := range lists {
-			index[l.id] = i
-		}
-		todos := srv.Rows("todos")
-		ids := make([]string, 0, len(todos))
-		for id := range todos {
-			ids = append(ids, id)
-		}
-		slices.SortFunc(ids, func(x, y string) int {
-			return strings.Compare(str(todos[x]["created_at"])+x, str(todos[y]["created_at"])+y)
-		})
-		for _, id := range ids {
-			row := todos[id]
-			if i, ok := index[str(row["list_id"])]; ok {
-				lists[i].todos = append(lists[i].todos, todoView{
-					id: id, description: str(row["description"]), completed: str(row["completed"]) == "1" || row["completed"] == true,
-				})
-			}
-		}
+		lists := serverLists(srv)
 		if len(args) > 1 {
 			return a.printLists("server: ", lists, args[1])
 		}
@@ -669,6 +641,44 @@ func (a *app) server(ctx context.Context, args []string, text string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown server command %q", args[0])
+}
+
+// serverLists returns the embedded service's lists and todos, ordered as
+// ls orders the local ones.
+func serverLists(srv *pstest.Server) []listView {
+	rows := srv.Rows("lists")
+	ids := sortedIDs(rows)
+	lists := make([]listView, len(ids))
+	index := map[string]int{}
+	for i, id := range ids {
+		lists[i] = listView{id: id, name: str(rows[id]["name"])}
+		index[id] = i
+	}
+	todos := srv.Rows("todos")
+	for _, id := range sortedIDs(todos) {
+		row := todos[id]
+		if i, ok := index[str(row["list_id"])]; ok {
+			lists[i].todos = append(lists[i].todos, todoView{
+				id: id, description: str(row["description"]), completed: str(row["completed"]) == "1" || row["completed"] == true,
+			})
+		}
+	}
+	return lists
+}
+
+// sortedIDs returns the ids of rows ordered by created_at, then id.
+func sortedIDs(rows map[string]map[string]any) []string {
+	ids := make([]string, 0, len(rows))
+	for id := range rows {
+		ids = append(ids, id)
+	}
+	slices.SortFunc(ids, func(x, y string) int {
+		if c := strings.Compare(str(rows[x]["created_at"]), str(rows[y]["created_at"])); c != 0 {
+			return c
+		}
+		return strings.Compare(x, y)
+	})
+	return ids
 }
 
 // count says "1 todo", "2 todos".
