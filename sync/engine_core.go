@@ -3,7 +3,6 @@ package sync
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"strconv"
 
@@ -34,14 +33,8 @@ func (c *coreEngine) Start(ctx context.Context, req startRequest) ([]instruction
 	if err != nil {
 		return nil, fmt.Errorf("powersync: read schema: %w", err)
 	}
-	if sch != nil && len(sch.RawTables) > 0 {
-		js, err := json.Marshal(sch)
-		if err != nil {
-			return nil, fmt.Errorf("powersync: encode schema: %w", err)
-		}
-		if sr.RawTables, err = synccore.RawTablesFromSchemaJSON(js); err != nil {
-			return nil, err
-		}
+	if sch != nil {
+		sr.RawTables = sch.RawTables
 	}
 	return convert(c.e.Start(ctx, sr))
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"github.com/gopowersync/powersync/schema"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -74,7 +75,7 @@ type StartRequest struct {
 	AppMetadata map[string]string
 	// RawTables are the raw tables of the schema: synced rows whose type names
 	// one of them are written with its put/delete statements.
-	RawTables []RawTable
+	RawTables []schema.RawTable
 }
 
 // Instruction is one element of the list a control call returns: LogLine,

@@ -3,6 +3,7 @@ package synccore
 import (
 	"context"
 	"fmt"
+	"github.com/gopowersync/powersync/schema"
 )
 
 // ClearFlags select what Clear removes (the core's powersync_clear flags).
@@ -25,7 +26,7 @@ var errIterationActive = fmt.Errorf("%w: Cannot clear or trigger resync while a 
 // with ClearLocalTables). Raw tables with a clear statement are emptied with
 // it while the connection is flagged as applying synced data. A soft clear is
 // refused while an iteration is active.
-func (e *Engine) Clear(ctx context.Context, flags ClearFlags, rawTables []RawTable) error {
+func (e *Engine) Clear(ctx context.Context, flags ClearFlags, rawTables []schema.RawTable) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if flags&ClearSoft != 0 && e.it != nil {

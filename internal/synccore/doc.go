@@ -30,7 +30,7 @@
 //
 // The API follows the project's contract. Additions: StreamKey is the
 // element type of StartRequest.ActiveStreams and UpdateSubscriptions;
-// RawTable mirrors the official raw_tables JSON (schema.md §4.2);
+// raw tables are schema.RawTable values, taken from StartRequest;
 // CurrentCheckpointRequestID, TargetCheckpointRequestID and
 // SetTargetCheckpointRequestID are package functions taking a Querier (they
 // need no iteration); CompleteCrud, WriteCheckpointNeeded and

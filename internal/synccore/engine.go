@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/gopowersync/powersync/schema"
 	"slices"
 
 	"github.com/gopowersync/powersync/driver"
@@ -61,7 +62,7 @@ type subRequest struct {
 // iteration is the in-memory state of one sync iteration (one connection).
 type iteration struct {
 	req           StartRequest
-	rawTables     map[string]*RawTable
+	rawTables     map[string]*schema.RawTable
 	activeStreams []StreamKey
 	requested     subRequest
 
@@ -98,7 +99,7 @@ type call struct {
 	endIt      bool
 	dataBuf    *dataLine
 	syncOpOn   bool
-	inferred   map[*RawTable][2]*PendingStatement
+	inferred   map[*schema.RawTable][2]*schema.PendingStatement
 	insertArgs []any
 }
 
@@ -234,7 +235,7 @@ func (e *Engine) Start(ctx context.Context, req StartRequest) ([]Instruction, er
 	e.it, e.seed = nil, false
 	e.mu.Unlock()
 	it := &iteration{req: req, activeStreams: slices.Clone(req.ActiveStreams), connecting: true}
-	it.rawTables = make(map[string]*RawTable, len(req.RawTables))
+	it.rawTables = make(map[string]*schema.RawTable, len(req.RawTables))
 	for i := range req.RawTables {
 		it.rawTables[req.RawTables[i].Name] = &req.RawTables[i]
 	}

@@ -59,7 +59,7 @@ type startOptions struct {
 	CheckpointMode  string            `json:"checkpoint_mode"`
 	AppMetadata     map[string]string `json:"app_metadata"`
 	Schema          *struct {
-		RawTables []RawTable `json:"raw_tables"`
+		RawTables []schema.RawTable `json:"raw_tables"`
 	} `json:"schema"`
 }
 
@@ -88,7 +88,7 @@ type replayer struct {
 	e   *Engine
 	out strings.Builder
 	// rawTables of the last start, for Clear.
-	rawTables []RawTable
+	rawTables []schema.RawTable
 	// instrs records every instruction list, for tests that inspect them.
 	instrs [][]Instruction
 }

@@ -5,20 +5,20 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"slices"
+	"github.com/gopowersync/powersync/schema"
 	"strings"
 )
 
 // applyRaw writes one changed row into a raw table with its put or delete
 // statement (data NULL: the row left every bucket).
-func (c *call) applyRaw(raw *RawTable, t, id string, data sql.NullString) error {
+func (c *call) applyRaw(raw *schema.RawTable, t, id string, data sql.NullString) error {
 	if !data.Valid {
 		del, err := c.rawStatement(raw, false)
 		if err != nil {
 			return err
 		}
 		for _, p := range del.Params {
-			if p.Kind != ParamID {
+			if p.Kind != schema.ParamID {
 				return fmt.Errorf("%w: Raw delete statement parameters must only reference id", ErrArgument)
 			}
 		}
@@ -46,11 +46,11 @@ func (c *call) applyRaw(raw *RawTable, t, id string, data sql.NullString) error 
 }
 
 // bindPut computes the arguments of a put statement (spec schema.md §9.1).
-func bindPut(st *PendingStatement, id, data string) ([]any, error) {
+func bindPut(st *schema.PendingStatement, id, data string) ([]any, error) {
 	var obj map[string]json.RawMessage
 	needsJSON := false
 	for _, p := range st.Params {
-		if p.Kind != ParamID {
+		if p.Kind != schema.ParamID {
 			needsJSON = true
 		}
 	}
@@ -64,11 +64,11 @@ func bindPut(st *PendingStatement, id, data string) ([]any, error) {
 	args := make([]any, len(st.Params))
 	for i, p := range st.Params {
 		switch p.Kind {
-		case ParamID:
+		case schema.ParamID:
 			args[i] = id
-		case ParamColumn:
+		case schema.ParamColumn:
 			args[i] = jsonToSQL(obj[p.Column])
-		case ParamRest:
+		case schema.ParamRest:
 			args[i] = restObject(st, obj)
 		}
 	}
@@ -100,16 +100,16 @@ func jsonToSQL(v json.RawMessage) any {
 	return nil
 }
 
-func restObject(st *PendingStatement, obj map[string]json.RawMessage) any {
+func restObject(st *schema.PendingStatement, obj map[string]json.RawMessage) any {
 	hasID := false
 	for _, p := range st.Params {
-		hasID = hasID || p.Kind == ParamID
+		hasID = hasID || p.Kind == schema.ParamID
 	}
 	rest := make(map[string]any)
 	for k, v := range obj {
 		used := hasID && k == "id"
 		for _, p := range st.Params {
-			if p.Kind == ParamColumn && p.Column == k {
+			if p.Kind == schema.ParamColumn && p.Column == k {
 				used = true
 			}
 		}
@@ -130,7 +130,7 @@ func restObject(st *PendingStatement, obj map[string]json.RawMessage) any {
 
 // rawStatement returns the put (or delete) statement of a raw table,
 // inferring it from the local table when the schema gives none.
-func (c *call) rawStatement(raw *RawTable, put bool) (*PendingStatement, error) {
+func (c *call) rawStatement(raw *schema.RawTable, put bool) (*schema.PendingStatement, error) {
 	if put && raw.Put != nil {
 		return raw.Put, nil
 	}
@@ -149,7 +149,7 @@ func (c *call) rawStatement(raw *RawTable, put bool) (*PendingStatement, error) 
 		return nil, err
 	}
 	if c.inferred == nil {
-		c.inferred = make(map[*RawTable][2]*PendingStatement)
+		c.inferred = make(map[*schema.RawTable][2]*schema.PendingStatement)
 	}
 	pair := c.inferred[raw]
 	pair[idx] = st
@@ -157,7 +157,7 @@ func (c *call) rawStatement(raw *RawTable, put bool) (*PendingStatement, error) 
 	return st, nil
 }
 
-func (c *call) inferStatement(raw *RawTable, put bool) (*PendingStatement, error) {
+func (c *call) inferStatement(raw *schema.RawTable, put bool) (*schema.PendingStatement, error) {
 	if raw.TableName == "" {
 		return nil, fmt.Errorf("%w: Raw table %s has no local name", ErrArgument, raw.Name)
 	}
@@ -166,55 +166,24 @@ func (c *call) inferStatement(raw *RawTable, put bool) (*PendingStatement, error
 		return nil, err
 	}
 	var cols []string
-	hasID, any := false, false
 	for rows.Next() {
 		var n string
 		if err := rows.Scan(&n); err != nil {
 			rows.Close()
 			return nil, err
 		}
-		any = true
-		if n == "id" {
-			hasID = true
-			continue
-		}
-		if raw.SyncedColumns == nil || slices.Contains(raw.SyncedColumns, n) {
-			cols = append(cols, n)
-		}
+		cols = append(cols, n)
 	}
 	rows.Close()
-	if !any {
-		return nil, fmt.Errorf("%w: Could not find %s in local schema.", ErrArgument, raw.TableName)
+	if err := rows.Err(); err != nil {
+		return nil, err
 	}
-	if !hasID {
-		return nil, fmt.Errorf("%w: Table %s has no id column.", ErrArgument, raw.TableName)
+	putSt, delSt, err := raw.InferStatements(cols)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrArgument, err)
 	}
-	tbl := quoteIdent(raw.TableName)
-	if !put {
-		return &PendingStatement{SQL: "DELETE FROM " + tbl + " WHERE id = ?", Params: []ParamValue{{Kind: ParamID}}}, nil
+	if put {
+		return putSt, nil
 	}
-	var q strings.Builder
-	params := []ParamValue{{Kind: ParamID}}
-	q.WriteString("INSERT INTO " + tbl + " (id")
-	for _, col := range cols {
-		q.WriteString(", " + quoteIdent(col))
-		params = append(params, ParamValue{Kind: ParamColumn, Column: col})
-	}
-	q.WriteString(") VALUES (?1")
-	for i := range cols {
-		fmt.Fprintf(&q, ", ?%d", i+2)
-	}
-	q.WriteString(") ON CONFLICT (id) DO ")
-	if len(cols) == 0 {
-		q.WriteString("NOTHING")
-	} else {
-		q.WriteString("UPDATE SET ")
-		for i, col := range cols {
-			if i > 0 {
-				q.WriteString(", ")
-			}
-			fmt.Fprintf(&q, "%s = ?%d", quoteIdent(col), i+2)
-		}
-	}
-	return &PendingStatement{SQL: q.String(), Params: params}, nil
+	return delSt, nil
 }
