@@ -35,6 +35,11 @@
 //     rows of a table that leaves the schema are kept aside and return with it.
 //   - UPSERT (INSERT ... ON CONFLICT) is not supported on views by SQLite; use
 //     INSERT and UPDATE, or INSERT OR REPLACE semantics in two statements.
+//   - Columns are TEXT, INTEGER or REAL, as in the official SDKs. A time.Time
+//     argument is written as text in modernc.org/sqlite's format (Go's
+//     Time.String unless the DSN sets _time_format) and reads back as a
+//     string, not a time.Time. Store times as RFC 3339 text you format and
+//     parse yourself, or as integer Unix times.
 //
 // # Connections
 //
