@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/gopowersync/powersync/schema"
 )
 
 const schemaUsage = `Usage: powersync schema [--json] FILE
@@ -61,7 +63,7 @@ func schemaCommand() *command {
 			fmt.Fprintf(a.stderr, "note: %s\n", n)
 		}
 		if *asJSON {
-			return a.writeJSON(c, res.Schema)
+			return a.writeJSON(c, &res.Schema)
 		}
 		printSchemaSQL(a.stdout, &res.Schema)
 		return exitOK
@@ -70,23 +72,24 @@ func schemaCommand() *command {
 }
 
 // printSchemaSQL prints each table as the app sees it.
-func printSchemaSQL(w io.Writer, s *schemaJSON) {
+func printSchemaSQL(w io.Writer, s *schema.Schema) {
 	if len(s.Tables) == 0 {
 		fmt.Fprintln(w, "-- no PowerSync tables")
 		return
 	}
-	for i, t := range s.Tables {
+	for i := range s.Tables {
+		t := &s.Tables[i]
 		if i > 0 {
 			fmt.Fprintln(w)
 		}
 		for _, line := range tableComments(t) {
 			fmt.Fprintf(w, "-- %s\n", line)
 		}
-		fmt.Fprintf(w, "CREATE TABLE %s (\n  id TEXT PRIMARY KEY NOT NULL", quoteIdent(t.viewName()))
+		fmt.Fprintf(w, "CREATE TABLE %s (\n  id TEXT PRIMARY KEY NOT NULL", quoteIdent(t.ViewName()))
 		for _, c := range t.Columns {
 			fmt.Fprintf(w, ",\n  %s %s", quoteIdent(c.Name), c.Type)
 		}
-		if t.IncludeMetadata {
+		if t.TrackMetadata {
 			fmt.Fprint(w, ",\n  _metadata TEXT,\n  _deleted INTEGER")
 		}
 		fmt.Fprintln(w, "\n);")
@@ -94,17 +97,17 @@ func printSchemaSQL(w io.Writer, s *schemaJSON) {
 			cols := make([]string, len(ix.Columns))
 			for k, c := range ix.Columns {
 				cols[k] = quoteIdent(c.Name)
-				if !c.Ascending {
+				if c.Descending {
 					cols[k] += " DESC"
 				}
 			}
-			fmt.Fprintf(w, "CREATE INDEX %s ON %s (%s);\n", quoteIdent(ix.Name), quoteIdent(t.viewName()), strings.Join(cols, ", "))
+			fmt.Fprintf(w, "CREATE INDEX %s ON %s (%s);\n", quoteIdent(ix.Name), quoteIdent(t.ViewName()), strings.Join(cols, ", "))
 		}
 	}
 }
 
 // tableComments describes the PowerSync options of t.
-func tableComments(t *tableJSON) []string {
+func tableComments(t *schema.Table) []string {
 	var first string
 	switch {
 	case t.LocalOnly:
@@ -114,28 +117,29 @@ func tableComments(t *tableJSON) []string {
 	default:
 		first = "synced table " + quoteIdent(t.Name)
 	}
-	if t.ViewName != "" {
-		first += " (view " + quoteIdent(t.ViewName) + ")"
+	if t.ViewNameOverride != "" {
+		first += " (view " + quoteIdent(t.ViewNameOverride) + ")"
 	}
-	first += ", data in " + quoteIdent(t.dataTable())
+	first += ", data in " + quoteIdent(t.DataTableName())
 	lines := []string{first}
 	if t.InsertOnly {
 		lines = append(lines, "writes are only uploaded; the view always reads empty")
 	}
 	var opts []string
-	if t.IncludeMetadata {
+	if t.TrackMetadata {
 		opts = append(opts, "include_metadata")
 	}
-	switch old := t.IncludeOld.(type) {
-	case bool:
-		opts = append(opts, "include_old: all columns")
-	case []string:
-		opts = append(opts, "include_old: "+strings.Join(old, ", "))
+	if p := t.TrackPrevious; p != nil {
+		old := "include_old: all columns"
+		if p.Columns != nil {
+			old = "include_old: " + strings.Join(p.Columns, ", ")
+		}
+		if p.OnlyWhenChanged {
+			old += " (only when changed)"
+		}
+		opts = append(opts, old)
 	}
-	if t.IncludeOld != nil && t.IncludeOldOnlyWhenChanged {
-		opts[len(opts)-1] += " (only when changed)"
-	}
-	if t.IgnoreEmptyUpdate {
+	if t.IgnoreEmptyUpdates {
 		opts = append(opts, "ignore_empty_update")
 	}
 	if len(opts) > 0 {

@@ -7,86 +7,28 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/gopowersync/powersync/schema"
 )
 
 // The file does not store the schema JSON. It is reconstructed from what
 // applying a schema leaves in sqlite_master: the managed views (SQL ending in
-// managedViewMarker), their data tables, their INSTEAD OF triggers and the
+// schema.ViewMarker), their data tables, their INSTEAD OF triggers and the
 // indexes on the data tables. Both the official core's trigger form
 // (INSERT INTO powersync_crud(...)) and this module's driver form
 // (powersync_crud_entry(...)) are understood.
 
-// managedViewMarker ends the SQL of every view PowerSync manages.
-const managedViewMarker = "-- powersync-auto-generated"
-
 // Table option bits, as in the core and in the options argument of the
-// generated UPDATE triggers.
+// generated UPDATE triggers (see [schema.Table.Flags]).
 const (
-	optLocalOnly                 = 1
-	optInsertOnly                = 2
 	optIncludeMetadata           = 4
 	optIncludeOldOnlyWhenChanged = 8
 	optIgnoreEmptyUpdate         = 16
 )
 
-// schemaJSON is the official schema JSON (powersync_replace_schema input).
-type schemaJSON struct {
-	Tables []*tableJSON `json:"tables"`
-}
-
-// tableJSON is one table of the schema JSON.
-type tableJSON struct {
-	Name              string       `json:"name"`
-	ViewName          string       `json:"view_name,omitempty"`
-	Columns           []columnJSON `json:"columns"`
-	Indexes           []indexJSON  `json:"indexes"`
-	LocalOnly         bool         `json:"local_only"`
-	InsertOnly        bool         `json:"insert_only"`
-	IncludeMetadata   bool         `json:"include_metadata"`
-	IgnoreEmptyUpdate bool         `json:"ignore_empty_update"`
-	// IncludeOld is true (all columns) or a column list; nil when off.
-	IncludeOld                any  `json:"include_old,omitempty"`
-	IncludeOldOnlyWhenChanged bool `json:"include_old_only_when_changed,omitempty"`
-}
-
-// viewName returns the effective view name.
-func (t *tableJSON) viewName() string {
-	if t.ViewName != "" {
-		return t.ViewName
-	}
-	return t.Name
-}
-
-// dataTable returns the internal table holding the rows.
-func (t *tableJSON) dataTable() string {
-	if t.LocalOnly {
-		return "ps_data_local__" + t.Name
-	}
-	return "ps_data__" + t.Name
-}
-
-// columnJSON is a declared column.
-type columnJSON struct {
-	Name string `json:"name"`
-	Type string `json:"type"`
-}
-
-// indexJSON is a declared index.
-type indexJSON struct {
-	Name    string            `json:"name"`
-	Columns []indexColumnJSON `json:"columns"`
-}
-
-// indexColumnJSON is one column of an index.
-type indexColumnJSON struct {
-	Name      string `json:"name"`
-	Ascending bool   `json:"ascending"`
-	Type      string `json:"type"`
-}
-
 // schemaResult is a reconstructed schema plus what could not be recovered.
 type schemaResult struct {
-	Schema schemaJSON
+	Schema schema.Schema
 	// Notes describe what could not be recovered exactly, per table.
 	Notes []string
 }
@@ -116,7 +58,7 @@ func (d *inspectDB) readSchema(ctx context.Context) (*schemaResult, error) {
 
 // reconstructSchema builds the schema from sqlite_master entries.
 func reconstructSchema(all []masterEntry) *schemaResult {
-	res := &schemaResult{Schema: schemaJSON{Tables: []*tableJSON{}}}
+	res := &schemaResult{Schema: schema.Schema{Tables: []schema.Table{}}}
 	note := func(format string, args ...any) { res.Notes = append(res.Notes, fmt.Sprintf(format, args...)) }
 
 	dataTables := map[string]bool{}
@@ -139,7 +81,7 @@ func reconstructSchema(all []masterEntry) *schemaResult {
 
 	usedData := map[string]bool{}
 	for _, e := range all {
-		if e.typ != "view" || !strings.HasSuffix(e.sql, managedViewMarker) {
+		if e.typ != "view" || !strings.HasSuffix(e.sql, schema.ViewMarker) {
 			continue
 		}
 		v, err := parseView(e.sql)
@@ -153,15 +95,15 @@ func reconstructSchema(all []masterEntry) *schemaResult {
 			continue
 		}
 		usedData[v.from] = true
-		t := &tableJSON{Name: name, LocalOnly: local, Columns: v.columns, Indexes: []indexJSON{}, IncludeMetadata: v.metadata}
+		t := schema.Table{Name: name, LocalOnly: local, Columns: v.columns, TrackMetadata: v.metadata}
 		if v.name != name {
-			t.ViewName = v.name
+			t.ViewNameOverride = v.name
 		}
 		if !dataTables[v.from] {
 			note("table %q: its data table %q is missing", name, v.from)
 		}
-		readTriggers(t, triggersOn[v.name], note)
-		t.Indexes = readIndexes(t, indexesOn[v.from], note)
+		readTriggers(&t, triggersOn[v.name], note)
+		t.Indexes = readIndexes(&t, indexesOn[v.from], note)
 		res.Schema.Tables = append(res.Schema.Tables, t)
 	}
 	sort.Slice(res.Schema.Tables, func(i, j int) bool { return res.Schema.Tables[i].Name < res.Schema.Tables[j].Name })
@@ -185,7 +127,7 @@ func reconstructSchema(all []masterEntry) *schemaResult {
 // viewDef is a parsed managed view.
 type viewDef struct {
 	name     string
-	columns  []columnJSON
+	columns  []schema.Column
 	metadata bool
 	from     string
 }
@@ -253,7 +195,7 @@ func parseView(sql string) (*viewDef, error) {
 	if v.from, ok = p.ident(); !ok {
 		return nil, p.errorf("expected data table")
 	}
-	if !p.lit(" " + managedViewMarker) {
+	if !p.lit(schema.ViewMarker) {
 		return nil, p.errorf("expected end of view")
 	}
 	if len(exprs) != len(names)-1 {
@@ -264,19 +206,19 @@ func parseView(sql string) (*viewDef, error) {
 		v.metadata = true
 		cols, exprs = cols[:n-2], exprs[:n-2]
 	}
-	v.columns = []columnJSON{}
+	v.columns = []schema.Column{}
 	for i, c := range cols {
 		if exprs[i] == "" {
 			return nil, fmt.Errorf("column %q is NULL", c)
 		}
-		v.columns = append(v.columns, columnJSON{Name: c, Type: exprs[i]})
+		v.columns = append(v.columns, schema.Column{Name: c, Type: schema.ColumnType(exprs[i])})
 	}
 	return v, nil
 }
 
 // readTriggers derives insert_only, include_old and the option flags from
 // the view's triggers.
-func readTriggers(t *tableJSON, triggers []masterEntry, note func(string, ...any)) {
+func readTriggers(t *schema.Table, triggers []masterEntry, note func(string, ...any)) {
 	var insert, update, del string
 	for _, tr := range triggers {
 		switch {
@@ -290,7 +232,7 @@ func readTriggers(t *tableJSON, triggers []masterEntry, note func(string, ...any
 			del = tr.sql
 		}
 	}
-	writesData := strings.Contains(insert, "INSERT INTO "+quoteIdent(t.dataTable()))
+	writesData := strings.Contains(insert, "INSERT INTO "+quoteIdent(t.DataTableName()))
 	if !t.LocalOnly && insert != "" && update == "" && del == "" && !writesData {
 		t.InsertOnly = true
 		return
@@ -302,11 +244,12 @@ func readTriggers(t *tableJSON, triggers []masterEntry, note func(string, ...any
 	if t.LocalOnly {
 		return // records no CRUD: no options to read
 	}
+	onlyWhenChanged := false
 	if args, ok := crudCall(update); ok {
 		if opt, err := strconv.Atoi(args["options"]); err == nil {
-			t.IgnoreEmptyUpdate = opt&optIgnoreEmptyUpdate != 0
-			t.IncludeOldOnlyWhenChanged = opt&optIncludeOldOnlyWhenChanged != 0
-			if (opt&optIncludeMetadata != 0) != t.IncludeMetadata {
+			t.IgnoreEmptyUpdates = opt&optIgnoreEmptyUpdate != 0
+			onlyWhenChanged = opt&optIncludeOldOnlyWhenChanged != 0
+			if (opt&optIncludeMetadata != 0) != t.TrackMetadata {
 				note("table %q: the update trigger's include_metadata flag disagrees with the view's columns", t.Name)
 			}
 		} else if update != "" {
@@ -315,17 +258,13 @@ func readTriggers(t *tableJSON, triggers []masterEntry, note func(string, ...any
 	}
 	if args, ok := crudCall(del); ok {
 		if old := args["old_values"]; old != "" {
-			cols := oldColumns(old)
-			if len(cols) == len(t.Columns) {
-				t.IncludeOld = true
-			} else {
-				t.IncludeOld = cols
+			// include_old_only_when_changed is kept only here: without
+			// include_old it changes nothing.
+			t.TrackPrevious = &schema.TrackPreviousValues{OnlyWhenChanged: onlyWhenChanged}
+			if cols := oldColumns(old); len(cols) != len(t.Columns) {
+				t.TrackPrevious.Columns = cols
 			}
 		}
-	}
-	if t.IncludeOld == nil {
-		// Only meaningful with include_old; the flag alone changes nothing.
-		t.IncludeOldOnlyWhenChanged = false
 	}
 }
 
@@ -387,9 +326,9 @@ func oldColumns(expr string) []string {
 }
 
 // readIndexes parses the indexes on a data table.
-func readIndexes(t *tableJSON, idx []masterEntry, note func(string, ...any)) []indexJSON {
-	out := []indexJSON{}
-	prefix := t.dataTable() + "__"
+func readIndexes(t *schema.Table, idx []masterEntry, note func(string, ...any)) []schema.Index {
+	out := []schema.Index{}
+	prefix := t.DataTableName() + "__"
 	for _, e := range idx {
 		name, ok := strings.CutPrefix(e.name, prefix)
 		if !ok {
@@ -401,7 +340,7 @@ func readIndexes(t *tableJSON, idx []masterEntry, note func(string, ...any)) []i
 			note("table %q: index %q: %v; skipped", t.Name, e.name, err)
 			continue
 		}
-		out = append(out, indexJSON{Name: name, Columns: cols})
+		out = append(out, schema.Index{Name: name, Columns: cols})
 	}
 	return out
 }
@@ -409,7 +348,7 @@ func readIndexes(t *tableJSON, idx []masterEntry, note func(string, ...any)) []i
 // parseIndex parses
 //
 //	CREATE INDEX "N" ON "D"(CAST(json_extract(data, '$.c') as T)[ DESC], ...)
-func parseIndex(sql string) ([]indexColumnJSON, error) {
+func parseIndex(sql string) ([]schema.IndexedColumn, error) {
 	p := &sqlParser{s: sql}
 	if !p.lit("CREATE INDEX ") {
 		return nil, p.errorf("expected CREATE INDEX")
@@ -426,7 +365,7 @@ func parseIndex(sql string) ([]indexColumnJSON, error) {
 	if !p.lit("(") {
 		return nil, p.errorf("expected (")
 	}
-	var cols []indexColumnJSON
+	var cols []schema.IndexedColumn
 	for {
 		if !p.lit("CAST(json_extract(data, ") {
 			return nil, p.errorf("expected CAST(json_extract(...))")
@@ -446,10 +385,7 @@ func parseIndex(sql string) ([]indexColumnJSON, error) {
 		if !ok {
 			return nil, p.errorf("unterminated CAST")
 		}
-		c := indexColumnJSON{Name: name, Type: typ, Ascending: true}
-		if p.lit(" DESC") {
-			c.Ascending = false
-		}
+		c := schema.IndexedColumn{Name: name, Type: schema.ColumnType(typ), Descending: p.lit(" DESC")}
 		cols = append(cols, c)
 		if p.lit(")") {
 			break

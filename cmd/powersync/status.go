@@ -153,8 +153,9 @@ func (d *inspectDB) readStatus(ctx context.Context) (*statusReport, error) {
 		rowsOf[fmt.Sprintf("%s/%t", dt.Name, dt.LocalOnly)] = dt.Rows
 	}
 	r.Tables = []tableStatus{}
-	for _, t := range sch.Schema.Tables {
-		ts := tableStatus{Name: t.Name, View: t.viewName(), Kind: "synced", Rows: rowsOf[fmt.Sprintf("%s/%t", t.Name, t.LocalOnly)]}
+	for i := range sch.Schema.Tables {
+		t := &sch.Schema.Tables[i]
+		ts := tableStatus{Name: t.Name, View: t.ViewName(), Kind: "synced", Rows: rowsOf[fmt.Sprintf("%s/%t", t.Name, t.LocalOnly)]}
 		switch {
 		case t.LocalOnly:
 			ts.Kind = "local-only"

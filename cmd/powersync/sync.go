@@ -213,15 +213,7 @@ func (a *app) syncSchema(ctx context.Context, file, schemaFile string) (*schema.
 	for _, n := range res.Notes {
 		fmt.Fprintf(a.stderr, "note: %s\n", n)
 	}
-	b, err := json.Marshal(res.Schema)
-	if err != nil {
-		return nil, fmt.Errorf("schema of %s: %w", file, err)
-	}
-	s, err := schema.Parse(b)
-	if err != nil {
-		return nil, fmt.Errorf("schema of %s: %w", file, err)
-	}
-	return s, nil
+	return &res.Schema, nil
 }
 
 // credentialSource hands out the endpoint and a token: the fixed one, or
