@@ -81,6 +81,9 @@ func (s *Syncer) uploadStep(ctx context.Context, sess *session, checked *int64) 
 			if _, err := s.updateLocalTarget(ctx, sess); err != nil {
 				return fmt.Errorf("powersync: create write checkpoint: %w", err)
 			}
+			// The upload round is complete: an error of an earlier attempt
+			// (e.g. a failed write checkpoint request) no longer applies.
+			s.bus.update(func(_ *coreStatus, sdk *sdkStatus) { sdk.uploadError = nil })
 			// Always tell the state machine: a checkpoint blocked by the
 			// local writes may be applicable now.
 			sess.post(func() { sess.evUpload = true })
