@@ -97,12 +97,11 @@ func loadStream(o caseOptions) ([][]byte, error) {
 	if o.stream == "" {
 		return nil, errors.New("-stream is required")
 	}
-	f, err := os.Open(o.stream)
+	all, err := os.ReadFile(o.stream) // one buffer of the file's size
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	return readLines(f)
+	return splitLines(all), nil
 }
 
 func countRows(ctx context.Context, db *sql.DB, table string) (int, error) {

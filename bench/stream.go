@@ -219,13 +219,9 @@ func writeDiffs(w io.Writer, n, small, big int, ids idSource) error {
 	return bw.Flush()
 }
 
-// readLines reads a whole NDJSON file into memory, one slice per line
-// without the newline, as the oracle's bench reads its stream.
-func readLines(r io.Reader) ([][]byte, error) {
-	all, err := io.ReadAll(r)
-	if err != nil {
-		return nil, err
-	}
+// splitLines splits NDJSON text into lines without their newlines (slices
+// of all), skipping empty lines.
+func splitLines(all []byte) [][]byte {
 	var out [][]byte
 	for len(all) > 0 {
 		l, rest, _ := bytes.Cut(all, []byte("\n"))
@@ -234,7 +230,7 @@ func readLines(r io.Reader) ([][]byte, error) {
 		}
 		all = rest
 	}
-	return out, nil
+	return out
 }
 
 // streamRow is one PUT of a stream.
