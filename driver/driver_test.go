@@ -418,3 +418,21 @@ func TestDSNSchemaRegistration(t *testing.T) {
 		t.Errorf("unknown schema name: err = %v", err)
 	}
 }
+
+// A table both local-only and insert-only is local-only, as in the official
+// SDKs: rows are kept and readable, and nothing is queued for upload.
+func TestLocalOnlyWinsOverInsertOnly(t *testing.T) {
+	s := schema.New(schema.Table{Name: "notes", Columns: []schema.Column{schema.Text("body")}, LocalOnly: true, InsertOnly: true})
+	db := openDB(t, filepath.Join(t.TempDir(), "a.db"), s)
+	exec(t, db, `INSERT INTO notes(id, body) VALUES ('n1', 'kept')`)
+	if n := exec(t, db, `UPDATE notes SET body = 'changed' WHERE id = 'n1'`); n != 1 {
+		t.Errorf("update: RowsAffected = %d, want 1", n)
+	}
+	var body string
+	if err := db.QueryRowContext(t.Context(), `SELECT body FROM notes WHERE id = 'n1'`).Scan(&body); err != nil || body != "changed" {
+		t.Errorf("body = %q, %v", body, err)
+	}
+	if rows := crudRows(t, db); len(rows) != 0 {
+		t.Errorf("local-only writes were queued: %v", rows)
+	}
+}

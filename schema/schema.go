@@ -111,7 +111,8 @@ type Table struct {
 	// table is not filled from the service.
 	LocalOnly bool
 	// InsertOnly tables only record inserts for upload; the view always reads
-	// empty and updates and deletes fail.
+	// empty and updates and deletes fail. It has no effect on a LocalOnly
+	// table, as in the official SDKs.
 	InsertOnly bool
 	// TrackMetadata adds a write-only _metadata column whose value is
 	// attached to the upload entry of each write, and a _deleted column:
@@ -341,9 +342,6 @@ func (t *Table) Validate() error {
 	}
 	if t.LocalOnly && t.TrackPrevious != nil {
 		return invalid("table %s: local-only tables can't track previous values", t.Name)
-	}
-	if t.LocalOnly && t.InsertOnly {
-		return invalid("table %s: a table can't be both local-only and insert-only", t.Name)
 	}
 
 	seen := make(map[string]string, len(t.Columns)+1)

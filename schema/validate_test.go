@@ -82,7 +82,6 @@ func TestValidate(t *testing.T) {
 			s.Tables[0].LocalOnly = true
 			s.Tables[0].TrackPrevious = &schema.TrackPreviousValues{}
 		}, "table todos: local-only tables can't track previous values"},
-		{"local-only and insert-only", func(s *schema.Schema) { s.Tables[0].LocalOnly = true; s.Tables[0].InsertOnly = true }, "both local-only and insert-only"},
 		{"previous values of unknown column", func(s *schema.Schema) {
 			s.Tables[0].TrackPrevious = &schema.TrackPreviousValues{Columns: []string{"completed", "title"}}
 		}, "table todos: column title, tracked for previous values, is not declared"},
