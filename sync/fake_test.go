@@ -201,9 +201,11 @@ func (f *fakeEngine) UpdateSubscriptions(ctx context.Context, active []streamKey
 	return nil, f.requireActive("update_subscriptions")
 }
 
-// fakeService is an httptest PowerSync Service for the fake engine: each
-// stream connection gets the lines sent to lines (an empty string ends the
-// stream) and can be made to fail with a status code.
+// fakeService is an httptest PowerSync Service for the fake engine: the
+// newest stream connection gets the lines given to send (an empty string ends
+// the stream), and streams can be made to fail with a status code. Lines go to
+// the newest stream only: the handler of a stream the client already left may
+// not have noticed yet, and must not swallow lines meant for its successor.
 type fakeService struct {
 	srv *httptest.Server
 
@@ -215,13 +217,14 @@ type fakeService struct {
 	wc          int64
 	wcTokens    []string
 	wcFail      int
+	cur         chan string   // lines of the newest stream; nil before the first
+	newStream   chan struct{} // closed (and replaced) when a stream starts
 
-	lines chan string
 	conns atomic.Int32
 }
 
 func newFakeService(t *testing.T) *fakeService {
-	fs := &fakeService{lines: make(chan string)}
+	fs := &fakeService{newStream: make(chan struct{})}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /sync/stream", fs.stream)
 	mux.HandleFunc("GET /write-checkpoint2.json", fs.writeCheckpoint)
@@ -253,6 +256,12 @@ func (fs *fakeService) stream(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, `{"error":{"code":"PSYNC_S2106","description":"failure %d for token %s"}}`, fail, "[not echoed]")
 		return
 	}
+	lines := make(chan string)
+	fs.mu.Lock()
+	fs.cur = lines
+	close(fs.newStream)
+	fs.newStream = make(chan struct{})
+	fs.mu.Unlock()
 	w.Header().Set("Content-Type", contentNDJSON)
 	w.WriteHeader(http.StatusOK)
 	w.(http.Flusher).Flush()
@@ -260,7 +269,7 @@ func (fs *fakeService) stream(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-r.Context().Done():
 			return
-		case l := <-fs.lines:
+		case l := <-lines:
 			if l == "" {
 				return
 			}
@@ -286,10 +295,17 @@ func (fs *fakeService) writeCheckpoint(w http.ResponseWriter, r *http.Request) {
 // send delivers a line to the open stream.
 func (fs *fakeService) send(t *testing.T, line string) {
 	t.Helper()
-	select {
-	case fs.lines <- line:
-	case <-t.Context().Done():
-		t.Fatalf("no stream took line %s", line)
+	for {
+		fs.mu.Lock()
+		cur, newer := fs.cur, fs.newStream
+		fs.mu.Unlock()
+		select {
+		case cur <- line: // a nil cur (no stream yet) blocks
+			return
+		case <-newer: // a newer stream started: send to it instead
+		case <-t.Context().Done():
+			t.Fatalf("no stream took line %s", line)
+		}
 	}
 }
 
