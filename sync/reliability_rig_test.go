@@ -484,7 +484,40 @@ func settled(st Status) bool {
 // converged reports whether the client's queue is empty, its status settled
 // and its rows equal the service's.
 func (c *client) converged() bool {
-	return c.queue() == 0 && settled(c.s.Status()) && maps.Equal(c.localRows(), c.serverRows())
+	ok, err := c.convergedErr()
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return ok
+}
+
+// convergedErr is converged for goroutines other than the test's.
+func (c *client) convergedErr() (bool, error) {
+	var n int
+	if err := c.db.QueryRow(`SELECT count(*) FROM ps_crud`).Scan(&n); err != nil {
+		return false, err
+	}
+	if n != 0 || !settled(c.s.Status()) {
+		return false, nil
+	}
+	rows, err := c.db.Query(`SELECT id, data FROM ps_data__todos`)
+	if err != nil {
+		return false, err
+	}
+	defer rows.Close()
+	local := map[string]string{}
+	for rows.Next() {
+		var id string
+		var data sql.NullString
+		if err := rows.Scan(&id, &data); err != nil {
+			return false, err
+		}
+		local[id] = data.String
+	}
+	if err := rows.Err(); err != nil {
+		return false, err
+	}
+	return maps.Equal(local, c.serverRows()), nil
 }
 
 func (c *client) describe() string {
