@@ -188,40 +188,136 @@ func (a jsonValue) equal(b jsonValue) bool {
 
 // powersyncDiff implements powersync_diff(old, new): the columns of new that
 // differ from old, with null for columns that old had and new lacks.
+//
+// The top level of both objects is kept as a sorted slice rather than a map:
+// the function runs for every row written through a view, and an insert's
+// old side is always the empty object.
 func powersyncDiff(oldText, newText string) (string, error) {
-	oldObj, err := parseJSONObject(oldText)
+	var oldObj []member
+	if oldText != "{}" {
+		var err error
+		if oldObj, err = parseMembers(oldText); err != nil {
+			return "", err
+		}
+	}
+	newObj, err := parseMembers(newText)
 	if err != nil {
 		return "", err
 	}
-	newObj, err := parseJSONObject(newText)
-	if err != nil {
-		return "", err
-	}
-	dropNulls(oldObj)
-	dropNulls(newObj)
-	if len(oldObj) > 0 {
-		for k := range oldObj {
-			if _, ok := newObj[k]; !ok {
-				newObj[k] = jsonValue{kind: kindNull}
-			}
-		}
-		for k, nv := range newObj {
-			if ov, ok := oldObj[k]; ok && ov.equal(nv) {
-				delete(newObj, k)
-			}
-		}
-	}
+	oldObj, newObj = dropNullMembers(oldObj), dropNullMembers(newObj)
 	var buf bytes.Buffer
-	writeObject(&buf, newObj)
+	buf.Grow(len(newText))
+	buf.WriteByte('{')
+	n := 0
+	emit := func(k string, v jsonValue) {
+		if n > 0 {
+			buf.WriteByte(',')
+		}
+		n++
+		writeString(&buf, k)
+		buf.WriteByte(':')
+		writeValue(&buf, v)
+	}
+	if len(oldObj) == 0 {
+		for _, m := range newObj {
+			emit(m.key, m.val)
+		}
+	} else {
+		// Both sorted by key: walk them together.
+		i, j := 0, 0
+		for i < len(oldObj) || j < len(newObj) {
+			switch {
+			case j == len(newObj) || (i < len(oldObj) && oldObj[i].key < newObj[j].key):
+				emit(oldObj[i].key, jsonValue{kind: kindNull}) // removed
+				i++
+			case i == len(oldObj) || newObj[j].key < oldObj[i].key:
+				emit(newObj[j].key, newObj[j].val) // added
+				j++
+			default:
+				if !oldObj[i].val.equal(newObj[j].val) {
+					emit(newObj[j].key, newObj[j].val)
+				}
+				i++
+				j++
+			}
+		}
+	}
+	buf.WriteByte('}')
 	return buf.String(), nil
 }
 
-func dropNulls(m map[string]jsonValue) {
-	for k, v := range m {
-		if v.kind == kindNull {
-			delete(m, k)
+// member is one key of a JSON object.
+type member struct {
+	key string
+	val jsonValue
+}
+
+// parseMembers parses a JSON object into its members sorted by key (byte
+// order); of duplicate keys the last one counts, as in the core.
+func parseMembers(text string) ([]member, error) {
+	p := jsonParser{s: text}
+	p.skipSpace()
+	if p.i >= len(p.s) || p.s[p.i] != '{' {
+		if _, err := p.value(0); err != nil {
+			return nil, err
+		}
+		return nil, errNotObject
+	}
+	var out []member
+	p.i++ // {
+	if !p.peek('}') {
+		for {
+			p.skipSpace()
+			if p.i >= len(p.s) || p.s[p.i] != '"' {
+				return nil, p.errorf("expected a key")
+			}
+			k, err := p.str()
+			if err != nil {
+				return nil, err
+			}
+			if !p.peek(':') {
+				return nil, p.errorf("expected ':'")
+			}
+			v, err := p.value(1)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, member{k, v})
+			if p.peek(',') {
+				continue
+			}
+			if p.peek('}') {
+				break
+			}
+			return nil, p.errorf("expected ',' or '}'")
 		}
 	}
+	p.skipSpace()
+	if p.i != len(p.s) {
+		return nil, p.errorf("trailing data")
+	}
+	slices.SortStableFunc(out, func(a, b member) int { return strings.Compare(a.key, b.key) })
+	// Keep the last of equal keys.
+	w := 0
+	for r := range out {
+		if r+1 < len(out) && out[r+1].key == out[r].key {
+			continue
+		}
+		out[w] = out[r]
+		w++
+	}
+	return out[:w], nil
+}
+
+func dropNullMembers(ms []member) []member {
+	w := 0
+	for _, m := range ms {
+		if m.val.kind != kindNull {
+			ms[w] = m
+			w++
+		}
+	}
+	return ms[:w]
 }
 
 func writeObject(buf *bytes.Buffer, m map[string]jsonValue) {

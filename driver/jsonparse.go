@@ -15,24 +15,6 @@ var errNotObject = errors.New("expected two JSON objects")
 // maxJSONDepth bounds nesting, so hostile input cannot exhaust the stack.
 const maxJSONDepth = 128
 
-// parseJSONObject parses text that must be a JSON object. Later duplicate
-// keys replace earlier ones, as in the core.
-func parseJSONObject(text string) (map[string]jsonValue, error) {
-	p := jsonParser{s: text}
-	v, err := p.value(0)
-	if err != nil {
-		return nil, err
-	}
-	p.skipSpace()
-	if p.i != len(p.s) {
-		return nil, p.errorf("trailing data")
-	}
-	if v.kind != kindObject {
-		return nil, errNotObject
-	}
-	return v.obj, nil
-}
-
 // jsonParser is a small recursive-descent JSON parser that keeps what the
 // core's comparison needs (number kinds) without reflection.
 type jsonParser struct {
