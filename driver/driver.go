@@ -130,6 +130,9 @@ func NewConnector(dsn string, opts ...Option) (*Connector, error) {
 		o(c)
 	}
 	c.path = fileKey(name, params)
+	if c.path == "" {
+		c.file = newFileState() // a private database: its state is the connector's own
+	}
 	return c, nil
 }
 
@@ -209,10 +212,7 @@ func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
 // fileState returns the state shared by all connections to this connector's
 // file, creating it on first use.
 func (c *Connector) fileState() *fileState {
-	if c.path == "" {
-		if c.file == nil {
-			c.file = newFileState()
-		}
+	if c.file != nil {
 		return c.file
 	}
 	files.mu.Lock()

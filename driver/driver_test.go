@@ -436,3 +436,28 @@ func TestLocalOnlyWinsOverInsertOnly(t *testing.T) {
 		t.Errorf("local-only writes were queued: %v", rows)
 	}
 }
+
+// Connections of one in-memory connector may open concurrently.
+func TestConcurrentConnectsInMemory(t *testing.T) {
+	c, err := psdriver.NewConnector("file:concurrent?mode=memory&cache=shared", psdriver.WithSchema(todoSchema()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := sql.OpenDB(c)
+	defer db.Close()
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			conn, err := db.Conn(t.Context())
+			if err == nil {
+				err = conn.Close()
+			}
+			errs <- err
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
