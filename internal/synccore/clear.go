@@ -32,7 +32,7 @@ func (e *Engine) Clear(ctx context.Context, flags ClearFlags, rawTables []schema
 	if flags&ClearSoft != 0 && e.it != nil {
 		return errIterationActive
 	}
-	_, err := e.runLocked(ctx, false, func(c *call) error {
+	_, err := e.runLocked(ctx, callKind{}, func(c *call) error {
 		stmts := []string{}
 		if flags&ClearSoft != 0 {
 			stmts = append(stmts, "UPDATE ps_buckets SET last_applied_op = 0")
@@ -94,7 +94,7 @@ func (e *Engine) TriggerResync(ctx context.Context, clearProgress bool) error {
 	if e.it != nil {
 		return errIterationActive
 	}
-	_, err := e.runLocked(ctx, false, func(c *call) error {
+	_, err := e.runLocked(ctx, callKind{}, func(c *call) error {
 		stmts := []string{"UPDATE ps_buckets SET last_applied_op = 0"}
 		if clearProgress {
 			stmts = append(stmts, "DELETE FROM ps_sync_state", "UPDATE ps_stream_subscriptions SET last_synced_at = NULL")

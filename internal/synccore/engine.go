@@ -155,18 +155,35 @@ var errNoIteration = fmt.Errorf("%w: No iteration is active", ErrState)
 
 // run executes fn as one control call in a write transaction.
 func (e *Engine) run(ctx context.Context, needIteration bool, fn func(c *call) error) ([]Instruction, error) {
-	return e.runWith(ctx, needIteration, false, fn)
+	return e.runWith(ctx, needIteration, callKind{}, fn)
 }
 
-// runWith is run; applies says the call may apply a checkpoint (see
-// useFileTempStore).
-func (e *Engine) runWith(ctx context.Context, needIteration, applies bool, fn func(c *call) error) ([]Instruction, error) {
+// callKind tells how much a control call may write, for connection settings
+// that only pay off for large writes.
+type callKind struct {
+	applies bool // may apply a checkpoint (see useFileTempStore)
+	bulk    bool // a large data line (see raiseAutoCheckpoint)
+}
+
+// classifyLine classifies a sync line for runWith.
+func classifyLine(line []byte, binary bool) callKind {
+	return callKind{applies: appliesCheckpoint(line, binary), bulk: len(line) >= bulkLine}
+}
+
+// bulkLine is the size from which a data line counts as bulk: a page of
+// operations of an initial sync rather than a live change.
+var bulkLine = 16 << 10 // a variable so tests can use small lines
+
+// runWith is run for a call of the given kind.
+func (e *Engine) runWith(ctx context.Context, needIteration bool, kind callKind, fn func(c *call) error) ([]Instruction, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if needIteration && e.it == nil {
 		return nil, errNoIteration
 	}
-	out, err := e.runLocked(ctx, applies, fn)
+	// Small applies sort in memory; switching storage costs more than it saves.
+	kind.applies = kind.applies && e.it != nil && e.it.downloadedSinceApply() >= largeApply
+	out, err := e.runLocked(ctx, kind, fn)
 	if err != nil && needIteration && !isRetryable(err) {
 		e.it = nil
 		e.seed = false
@@ -199,6 +216,21 @@ func raiseAutoCheckpoint(ctx context.Context, conn *sql.Conn) (func(), error) {
 	return func() {
 		_, _ = conn.ExecContext(context.WithoutCancel(ctx), fmt.Sprintf("PRAGMA wal_autocheckpoint = %d", prev))
 	}, nil
+}
+
+// largeApply is the number of downloaded operations from which applying a
+// checkpoint sorts its rows on disk (see useFileTempStore). A variable so
+// tests can exercise the switch with small checkpoints.
+var largeApply int64 = 10_000
+
+// downloadedSinceApply is the number of operations downloaded since the last
+// applied checkpoint: about how many rows the next apply sorts.
+func (it *iteration) downloadedSinceApply() int64 {
+	var n int64
+	for _, p := range it.progress {
+		n += p.sinceLast
+	}
+	return n
 }
 
 // useFileTempStore makes the connection keep temporary files on disk for a
@@ -243,18 +275,20 @@ func appliesCheckpoint(line []byte, binary bool) bool {
 	return bytes.Contains(line, []byte(`checkpoint_complete"`))
 }
 
-func (e *Engine) runLocked(ctx context.Context, applies bool, fn func(c *call) error) (out []Instruction, err error) {
+func (e *Engine) runLocked(ctx context.Context, kind callKind, fn func(c *call) error) (out []Instruction, err error) {
 	conn, err := e.db.Conn(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("powersync: sync control: %w", err)
 	}
 	defer conn.Close()
-	restore, err := raiseAutoCheckpoint(ctx, conn)
-	if err != nil {
-		return nil, fmt.Errorf("powersync: sync control: %w", err)
+	if kind.bulk {
+		restore, err := raiseAutoCheckpoint(ctx, conn)
+		if err != nil {
+			return nil, fmt.Errorf("powersync: sync control: %w", err)
+		}
+		defer restore()
 	}
-	defer restore()
-	if applies {
+	if kind.applies {
 		restoreTemp, err := useFileTempStore(ctx, conn)
 		if err != nil {
 			return nil, fmt.Errorf("powersync: sync control: %w", err)
@@ -477,7 +511,7 @@ func (e *Engine) UpdateSubscriptions(ctx context.Context, subs []StreamKey) ([]I
 
 // LineText processes one NDJSON line of the sync stream ('line_text').
 func (e *Engine) LineText(ctx context.Context, line []byte) ([]Instruction, error) {
-	return e.runWith(ctx, true, appliesCheckpoint(line, false), func(c *call) error {
+	return e.runWith(ctx, true, classifyLine(line, false), func(c *call) error {
 		l, err := parseTextLine(line, nil)
 		if err != nil {
 			return err
@@ -488,7 +522,7 @@ func (e *Engine) LineText(ctx context.Context, line []byte) ([]Instruction, erro
 
 // LineBinary processes one BSON document of the sync stream ('line_binary').
 func (e *Engine) LineBinary(ctx context.Context, doc []byte) ([]Instruction, error) {
-	return e.runWith(ctx, true, appliesCheckpoint(doc, true), func(c *call) error {
+	return e.runWith(ctx, true, classifyLine(doc, true), func(c *call) error {
 		l, err := parseBinaryLine(doc)
 		if err != nil {
 			return err
@@ -500,7 +534,7 @@ func (e *Engine) LineBinary(ctx context.Context, doc []byte) ([]Instruction, err
 // CompletedUpload reports that the upload queue was drained; a checkpoint
 // blocked by local writes is retried.
 func (e *Engine) CompletedUpload(ctx context.Context) ([]Instruction, error) {
-	return e.runWith(ctx, true, true, func(c *call) error {
+	return e.runWith(ctx, true, callKind{applies: true}, func(c *call) error {
 		it := c.e.it
 		cp := it.pending
 		if cp == nil {

@@ -84,7 +84,7 @@ func (e *Engine) SeedCheckpointRequestID(ctx context.Context, id int64) error {
 	if e.it == nil {
 		return errNoIteration
 	}
-	_, err := e.runLocked(ctx, false, func(c *call) error { return writeKVInt(ctx, c.tx, keyRequested, id) })
+	_, err := e.runLocked(ctx, callKind{}, func(c *call) error { return writeKVInt(ctx, c.tx, keyRequested, id) })
 	if err == nil {
 		e.seed = true
 	}
@@ -104,7 +104,7 @@ func (e *Engine) NextCheckpointRequestID(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("%w: Checkpoint request state has not been seeded", ErrState)
 	}
 	var next int64
-	_, err := e.runLocked(ctx, false, func(c *call) error {
+	_, err := e.runLocked(ctx, callKind{}, func(c *call) error {
 		cur, _, err := readKVInt(ctx, c.tx, keyRequested)
 		if err != nil {
 			return err

@@ -8,6 +8,10 @@ import (
 // Applying a checkpoint sorts on disk, then gives the connection back with
 // the application's settings and temporary tables as they were.
 func TestApplyKeepsConnectionSettings(t *testing.T) {
+	defer func(n int64) { largeApply = n }(largeApply)
+	largeApply = 1 // switch storage even for this small checkpoint
+	defer func(n int) { bulkLine = n }(bulkLine)
+	bulkLine = 1 // and raise the checkpoint threshold for every line
 	for _, withTemp := range []bool{false, true} {
 		name := "no temp tables"
 		if withTemp {
