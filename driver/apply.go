@@ -11,9 +11,6 @@ import (
 	"github.com/gopowersync/powersync/schema"
 )
 
-// managedViewMarker ends the SQL of every view PowerSync generates.
-const managedViewMarker = "-- powersync-auto-generated"
-
 // applySchema makes the database match s, as the core's
 // powersync_replace_schema does (spec: schema.md §8): data tables are created
 // or set aside, indexes and views with their triggers are created, replaced or
@@ -35,16 +32,10 @@ func applySchema(ctx context.Context, tx *sql.Tx, s *schema.Schema, log *slog.Lo
 	return nil
 }
 
+// dataTable is the table a data table in the file belongs to.
 type dataTable struct {
 	name      string // public name
 	localOnly bool
-}
-
-func (d dataTable) storage() string {
-	if d.localOnly {
-		return "ps_data_local__" + d.name
-	}
-	return "ps_data__" + d.name
 }
 
 func queryStrings(ctx context.Context, tx *sql.Tx, query string, args ...any) ([]string, error) {
@@ -69,27 +60,27 @@ func applyTables(ctx context.Context, tx *sql.Tx, s *schema.Schema, log *slog.Lo
 	if err != nil {
 		return err
 	}
-	existing := make(map[dataTable]bool)
+	existing := make(map[string]dataTable) // by data table name
 	for _, n := range names {
 		if rest, ok := strings.CutPrefix(n, "ps_data_local__"); ok {
-			existing[dataTable{rest, true}] = true
+			existing[n] = dataTable{rest, true}
 		} else if rest, ok := strings.CutPrefix(n, "ps_data__"); ok {
-			existing[dataTable{rest, false}] = true
+			existing[n] = dataTable{rest, false}
 		}
 	}
 	for i := range s.Tables {
 		t := &s.Tables[i]
-		want := dataTable{t.Name, t.LocalOnly}
-		if existing[want] {
-			delete(existing, want)
+		storage := t.DataTableName()
+		if _, ok := existing[storage]; ok {
+			delete(existing, storage)
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, fmt.Sprintf(`CREATE TABLE %s(id TEXT PRIMARY KEY NOT NULL, data TEXT)`, quoteIdent(want.storage()))); err != nil {
+		if _, err := tx.ExecContext(ctx, t.DataTableSQL()); err != nil {
 			return fmt.Errorf("create table for %q: %w", t.Name, err)
 		}
-		if !want.localOnly {
+		if !t.LocalOnly {
 			// Rows synced while the table was not in the schema come back.
-			q := fmt.Sprintf(`INSERT INTO %s(id, data) SELECT id, data FROM ps_untyped WHERE type = ?`, quoteIdent(want.storage()))
+			q := fmt.Sprintf(`INSERT INTO %s(id, data) SELECT id, data FROM ps_untyped WHERE type = ?`, quoteIdent(storage))
 			if _, err := tx.ExecContext(ctx, q, t.Name); err != nil {
 				return fmt.Errorf("restore rows of %q: %w", t.Name, err)
 			}
@@ -99,16 +90,16 @@ func applyTables(ctx context.Context, tx *sql.Tx, s *schema.Schema, log *slog.Lo
 		}
 		log.Debug("powersync: created table", "table", t.Name, "local_only", t.LocalOnly)
 	}
-	for d := range existing {
+	for storage, d := range existing {
 		if !d.localOnly {
 			// Synced rows are kept aside, as the core keeps them, until the
 			// table returns to the schema.
-			q := fmt.Sprintf(`INSERT OR REPLACE INTO ps_untyped(type, id, data) SELECT ?, id, data FROM %s`, quoteIdent(d.storage()))
+			q := fmt.Sprintf(`INSERT OR REPLACE INTO ps_untyped(type, id, data) SELECT ?, id, data FROM %s`, quoteIdent(storage))
 			if _, err := tx.ExecContext(ctx, q, d.name); err != nil {
 				return fmt.Errorf("keep rows of %q: %w", d.name, err)
 			}
 		}
-		if _, err := tx.ExecContext(ctx, `DROP TABLE `+quoteIdent(d.storage())); err != nil {
+		if _, err := tx.ExecContext(ctx, `DROP TABLE `+quoteIdent(storage)); err != nil {
 			return fmt.Errorf("drop table of %q: %w", d.name, err)
 		}
 		log.Debug("powersync: dropped table", "table", d.name, "local_only", d.localOnly)
@@ -119,25 +110,12 @@ func applyTables(ctx context.Context, tx *sql.Tx, s *schema.Schema, log *slog.Lo
 func applyIndexes(ctx context.Context, tx *sql.Tx, s *schema.Schema) error {
 	want := make(map[string]string)
 	for i := range s.Tables {
-		for _, ix := range tableIndexes(&s.Tables[i]) {
-			want[ix.name] = ix.sql
+		for _, ix := range s.Tables[i].IndexSQL() {
+			want[ix.Name] = ix.SQL
 		}
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT name, ifnull(sql, '') FROM sqlite_master WHERE type = 'index' AND name GLOB 'ps_data_*'`)
+	have, err := querySQLByName(ctx, tx, `SELECT name, ifnull(sql, '') FROM sqlite_master WHERE type = 'index' AND name GLOB 'ps_data_*'`)
 	if err != nil {
-		return err
-	}
-	have := make(map[string]string)
-	for rows.Next() {
-		var n, q string
-		if err := rows.Scan(&n, &q); err != nil {
-			rows.Close()
-			return err
-		}
-		have[n] = q
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return err
 	}
 	for n, q := range have {
@@ -159,7 +137,7 @@ func applyIndexes(ctx context.Context, tx *sql.Tx, s *schema.Schema) error {
 }
 
 func applyViews(ctx context.Context, tx *sql.Tx, s *schema.Schema, log *slog.Logger) error {
-	views, err := queryStrings(ctx, tx, `SELECT name FROM sqlite_master WHERE type = 'view' AND sql GLOB '*`+managedViewMarker+`'`)
+	views, err := queryStrings(ctx, tx, `SELECT name FROM sqlite_master WHERE type = 'view' AND sql GLOB '*`+strings.TrimSpace(schema.ViewMarker)+`'`)
 	if err != nil {
 		return err
 	}
@@ -170,7 +148,7 @@ func applyViews(ctx context.Context, tx *sql.Tx, s *schema.Schema, log *slog.Log
 	for i := range s.Tables {
 		t := &s.Tables[i]
 		name := t.ViewName()
-		wantView, wantTriggers := tableViewSQL(t)
+		wantView, wantTriggers := t.ViewSQL(), t.Triggers()
 		if managed[name] {
 			delete(managed, name)
 			same, err := viewUnchanged(ctx, tx, name, wantView, wantTriggers)
@@ -188,8 +166,8 @@ func applyViews(ctx context.Context, tx *sql.Tx, s *schema.Schema, log *slog.Log
 			return fmt.Errorf("create view %q: %w", name, err)
 		}
 		for _, trig := range wantTriggers {
-			if _, err := tx.ExecContext(ctx, trig.sql); err != nil {
-				return fmt.Errorf("create trigger %q: %w", trig.name, err)
+			if _, err := tx.ExecContext(ctx, trig.SQL); err != nil {
+				return fmt.Errorf("create trigger %q: %w", trig.Name, err)
 			}
 		}
 		log.Debug("powersync: created view", "view", name)
@@ -206,7 +184,7 @@ func applyViews(ctx context.Context, tx *sql.Tx, s *schema.Schema, log *slog.Log
 // viewUnchanged reports whether the view and the PowerSync triggers on it are
 // exactly what the schema generates. A view written by another client (whose
 // triggers record uploads differently) is recreated.
-func viewUnchanged(ctx context.Context, tx *sql.Tx, name, wantView string, wantTriggers []namedSQL) (bool, error) {
+func viewUnchanged(ctx context.Context, tx *sql.Tx, name, wantView string, wantTriggers []schema.Trigger) (bool, error) {
 	var have string
 	if err := tx.QueryRowContext(ctx, `SELECT sql FROM sqlite_master WHERE type = 'view' AND name = ?`, name).Scan(&have); err != nil {
 		return false, err
@@ -214,30 +192,34 @@ func viewUnchanged(ctx context.Context, tx *sql.Tx, name, wantView string, wantT
 	if have != wantView {
 		return false, nil
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ? AND name GLOB 'ps_view_*'`, name)
+	haveTriggers, err := querySQLByName(ctx, tx, `SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ? AND name GLOB 'ps_view_*'`, name)
 	if err != nil {
-		return false, err
-	}
-	defer rows.Close()
-	haveTriggers := make(map[string]string)
-	for rows.Next() {
-		var n, q string
-		if err := rows.Scan(&n, &q); err != nil {
-			return false, err
-		}
-		haveTriggers[n] = q
-	}
-	if err := rows.Err(); err != nil {
 		return false, err
 	}
 	want := make(map[string]string, len(wantTriggers))
 	for _, t := range wantTriggers {
-		want[t.name] = t.sql
+		want[t.Name] = t.SQL
 	}
 	return maps.Equal(haveTriggers, want), nil
 }
 
-type namedSQL struct{ name, sql string }
+// querySQLByName runs a query of (name, sql) rows and returns sql by name.
+func querySQLByName(ctx context.Context, tx *sql.Tx, query string, args ...any) (map[string]string, error) {
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make(map[string]string)
+	for rows.Next() {
+		var n, q string
+		if err := rows.Scan(&n, &q); err != nil {
+			return nil, err
+		}
+		out[n] = q
+	}
+	return out, rows.Err()
+}
 
 // quoteIdent quotes a SQLite identifier.
 func quoteIdent(s string) string {
