@@ -37,17 +37,9 @@ func bucketsCommand() *command {
 	c.run = func(a *app, ctx context.Context, args []string) int {
 		fs := newFlagSet(c)
 		asJSON := fs.Bool("json", false, "print JSON instead of text")
-		pos, code, ok := a.parseFlags(c, fs, args)
+		d, code, ok := a.openFileArg(ctx, c, fs, args)
 		if !ok {
 			return code
-		}
-		file, ok := a.oneFile(c, pos)
-		if !ok {
-			return exitUsage
-		}
-		d, err := openInspect(ctx, file)
-		if err != nil {
-			return a.fail(c, err)
 		}
 		defer d.Close()
 		buckets, err := d.readBuckets(ctx)
@@ -58,7 +50,7 @@ func bucketsCommand() *command {
 			return a.writeJSON(c, struct {
 				File    string        `json:"file"`
 				Buckets []*bucketInfo `json:"buckets"`
-			}{file, nonNil(buckets)})
+			}{d.path, nonNil(buckets)})
 		}
 		printBuckets(a.stdout, buckets)
 		return exitOK

@@ -199,6 +199,25 @@ func (a *app) oneFile(c *command, positional []string) (string, bool) {
 	return positional[0], true
 }
 
+// openFileArg parses args for an inspection command c whose only argument
+// is FILE, and opens FILE read-only. When ok is false the command ends with
+// code: the usage was printed, or the error.
+func (a *app) openFileArg(ctx context.Context, c *command, fs *flag.FlagSet, args []string) (d *inspectDB, code int, ok bool) {
+	pos, code, ok := a.parseFlags(c, fs, args)
+	if !ok {
+		return nil, code, false
+	}
+	file, ok := a.oneFile(c, pos)
+	if !ok {
+		return nil, exitUsage, false
+	}
+	d, err := openInspect(ctx, file)
+	if err != nil {
+		return nil, a.fail(c, err), false
+	}
+	return d, exitOK, true
+}
+
 // fail prints err for command c and returns exitError.
 func (a *app) fail(c *command, err error) int {
 	fmt.Fprintf(a.stderr, "powersync %s: %v\n", c.name, err)

@@ -42,17 +42,9 @@ func schemaCommand() *command {
 	c.run = func(a *app, ctx context.Context, args []string) int {
 		fs := newFlagSet(c)
 		asJSON := fs.Bool("json", false, "print the official schema JSON instead of SQL")
-		pos, code, ok := a.parseFlags(c, fs, args)
+		d, code, ok := a.openFileArg(ctx, c, fs, args)
 		if !ok {
 			return code
-		}
-		file, ok := a.oneFile(c, pos)
-		if !ok {
-			return exitUsage
-		}
-		d, err := openInspect(ctx, file)
-		if err != nil {
-			return a.fail(c, err)
 		}
 		defer d.Close()
 		res, err := d.readSchema(ctx)

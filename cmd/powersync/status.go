@@ -73,17 +73,9 @@ func statusCommand() *command {
 	c.run = func(a *app, ctx context.Context, args []string) int {
 		fs := newFlagSet(c)
 		asJSON := fs.Bool("json", false, "print JSON instead of text")
-		pos, code, ok := a.parseFlags(c, fs, args)
+		d, code, ok := a.openFileArg(ctx, c, fs, args)
 		if !ok {
 			return code
-		}
-		file, ok := a.oneFile(c, pos)
-		if !ok {
-			return exitUsage
-		}
-		d, err := openInspect(ctx, file)
-		if err != nil {
-			return a.fail(c, err)
 		}
 		defer d.Close()
 		r, err := d.readStatus(ctx)
