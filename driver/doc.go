@@ -72,7 +72,8 @@
 // powersync_json_merge, powersync_strip_subtype, powersync_client_id(),
 // powersync_in_sync_operation() and powersync_rs_version(), plus the helpers
 // the generated triggers use to record uploads (powersync_crud_entry,
-// powersync_tx_claim, powersync_tx_id, powersync_crud_kept).
+// powersync_tx_claim, powersync_tx_id, powersync_crud_kept,
+// powersync_gate_once).
 //
 // # Change notifications
 //

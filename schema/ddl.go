@@ -314,8 +314,9 @@ func oldValues(columns []string, track *TrackPreviousValues, update bool) string
 // statements and JSON fragments. Instead of the core's powersync_crud
 // virtual table they record upload entries with plain statements on ps_tx,
 // ps_crud, ps_updated_rows and ps_kv and the SQL functions
-// powersync_tx_claim, powersync_tx_id, powersync_crud_entry and
-// powersync_crud_kept, which the driver registers on every connection.
+// powersync_tx_claim, powersync_tx_id, powersync_crud_entry,
+// powersync_crud_kept and powersync_gate_once, which the driver registers on
+// every connection.
 //
 // Insert-only tables have only the insert trigger, which records a manual
 // entry and stores nothing. Local-only tables record nothing.

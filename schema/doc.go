@@ -84,8 +84,8 @@
 // trigger names, checks and data-table statements but records upload entries
 // without the core's virtual tables, through SQL functions the driver
 // registers (powersync_crud_entry, powersync_tx_claim, powersync_tx_id,
-// powersync_crud_kept, powersync_diff, powersync_strip_subtype,
-// powersync_json_merge, powersync_in_sync_operation).
+// powersync_crud_kept, powersync_gate_once, powersync_diff,
+// powersync_strip_subtype, powersync_json_merge, powersync_in_sync_operation).
 //
 // [Schema.CreateTableSQL] exports the tables as plain CREATE TABLE statements,
 // as queries see them, for tools such as sqlc that type-check SQL.
