@@ -12,6 +12,8 @@ import (
 	"net/url"
 	"strconv"
 	gosync "sync"
+
+	"github.com/gopowersync/powersync/internal/synccore"
 )
 
 // createWriteCheckpoint asks the service for a write checkpoint covering
@@ -185,19 +187,15 @@ func (c *checkpointRequests) readyChan() <-chan struct{} {
 	return c.ready
 }
 
-func (c *checkpointRequests) applied(id string) {
-	v, err := strconv.ParseInt(id, 10, 64)
-	if err != nil {
-		return
-	}
+func (c *checkpointRequests) applied(id int64) {
 	c.mu.Lock()
-	c.appliedID = max(c.appliedID, v)
+	c.appliedID = max(c.appliedID, id)
 	c.mu.Unlock()
 }
 
 // postCheckpointRequest posts a checkpoint request and returns the id the
 // service answered with (at least the posted one).
-func (s *Syncer) postCheckpointRequest(ctx context.Context, r checkpointRequest) (string, error) {
+func (s *Syncer) postCheckpointRequest(ctx context.Context, r synccore.CheckpointRequest) (string, error) {
 	const op = "POST /sync/checkpoint-request"
 	var body struct {
 		Data struct {
@@ -216,7 +214,7 @@ func (s *Syncer) postCheckpointRequest(ctx context.Context, r checkpointRequest)
 
 // seedCheckpointRequests affirms the connection's checkpoint request and
 // seeds the local counter with the service's answer.
-func (s *Syncer) seedCheckpointRequests(ctx context.Context, sess *session, r checkpointRequest) error {
+func (s *Syncer) seedCheckpointRequests(ctx context.Context, sess *session, r synccore.CheckpointRequest) error {
 	id, err := s.postCheckpointRequest(ctx, r)
 	if err != nil {
 		return err
@@ -252,5 +250,5 @@ WHERE key = 'last_requested_checkpoint_request_id' RETURNING value`).Scan(&next)
 	if err != nil {
 		return "", err
 	}
-	return s.postCheckpointRequest(ctx, checkpointRequest{ClientID: clientID, CheckpointRequestID: strconv.FormatInt(next, 10)})
+	return s.postCheckpointRequest(ctx, synccore.CheckpointRequest{ClientID: clientID, CheckpointRequestID: next})
 }

@@ -14,6 +14,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/gopowersync/powersync/internal/synccore"
 )
 
 const (
@@ -35,7 +37,7 @@ func (s *Syncer) downloadLoop(ctx context.Context, sess *session) {
 		}
 		if err != nil {
 			s.log.Warn("powersync: sync connection failed", "error", err)
-			s.bus.update(func(core *coreStatus, sdk *sdkStatus) {
+			s.bus.update(func(core *synccore.CoreStatus, sdk *sdkStatus) {
 				sdk.downloadError = err
 				core.Connected, core.Connecting, core.Downloading = false, false, nil
 			})
@@ -43,7 +45,7 @@ func (s *Syncer) downloadLoop(ctx context.Context, sess *session) {
 		if immediate && err == nil {
 			continue
 		}
-		s.bus.update(func(core *coreStatus, _ *sdkStatus) {
+		s.bus.update(func(core *synccore.CoreStatus, _ *sdkStatus) {
 			core.Connected, core.Connecting, core.Downloading = false, false, nil
 		})
 		if s.o.sleep(ctx, s.o.jitter(s.o.retryDelay)) != nil {
@@ -54,8 +56,8 @@ func (s *Syncer) downloadLoop(ctx context.Context, sess *session) {
 
 // startRequest builds the start payload from the options and the streams
 // the app currently holds.
-func (s *Syncer) startRequest() startRequest {
-	return startRequest{
+func (s *Syncer) startRequest() synccore.StartRequest {
+	return synccore.StartRequest{
 		Parameters:      s.o.params,
 		IncludeDefaults: s.o.includeDefaults,
 		ActiveStreams:   s.activeStreams(),
@@ -73,12 +75,12 @@ func (s *Syncer) iteration(ctx context.Context, sess *session) (immediate bool, 
 	if err != nil {
 		return false, fmt.Errorf("powersync: start sync: %w", err)
 	}
-	var est *insEstablish
+	var est *synccore.EstablishSyncStream
 	for _, in := range instrs {
 		switch in := in.(type) {
-		case insEstablish:
+		case synccore.EstablishSyncStream:
 			est = &in
-		case insClose:
+		case synccore.CloseSyncStream:
 			s.handle(ctx, sess, instrs)
 			return false, nil
 		}
@@ -155,7 +157,7 @@ func (s *Syncer) iteration(ctx context.Context, sess *session) (immediate bool, 
 			if l.binary {
 				feed = s.eng.LineBinary
 			}
-			c, done := s.step(ctx, sess, func(ctx context.Context) ([]instruction, error) { return feed(ctx, l.data) })
+			c, done := s.step(ctx, sess, func(ctx context.Context) ([]synccore.Instruction, error) { return feed(ctx, l.data) })
 			if first {
 				first = false
 				sess.kickUpload() // upload offline writes on every (re)connect
@@ -175,7 +177,7 @@ func (s *Syncer) iteration(ctx context.Context, sess *session) (immediate bool, 
 			}
 			if subs {
 				active := s.activeStreams()
-				if c, done := s.step(ctx, sess, func(ctx context.Context) ([]instruction, error) {
+				if c, done := s.step(ctx, sess, func(ctx context.Context) ([]synccore.Instruction, error) {
 					return s.eng.UpdateSubscriptions(ctx, active)
 				}); done {
 					return c.immediate, c.err
@@ -197,7 +199,7 @@ type closeResult struct {
 
 // step runs one state machine call and acts on its instructions. done is
 // true when the iteration must end.
-func (s *Syncer) step(ctx context.Context, sess *session, call func(context.Context) ([]instruction, error)) (closeResult, bool) {
+func (s *Syncer) step(ctx context.Context, sess *session, call func(context.Context) ([]synccore.Instruction, error)) (closeResult, bool) {
 	instrs, err := call(ctx)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -206,7 +208,7 @@ func (s *Syncer) step(ctx context.Context, sess *session, call func(context.Cont
 		return closeResult{err: fmt.Errorf("powersync: sync: %w", err)}, true
 	}
 	for _, in := range instrs {
-		if _, ok := in.(insEstablish); ok {
+		if _, ok := in.(synccore.EstablishSyncStream); ok {
 			s.log.Warn("powersync: unexpected request to open a sync stream during a connection")
 		}
 	}
@@ -218,11 +220,11 @@ func (s *Syncer) step(ctx context.Context, sess *session, call func(context.Cont
 
 // handle acts on instructions and returns the CloseSyncStream instruction,
 // if any.
-func (s *Syncer) handle(ctx context.Context, sess *session, instrs []instruction) *insClose {
-	var closing *insClose
+func (s *Syncer) handle(ctx context.Context, sess *session, instrs []synccore.Instruction) *synccore.CloseSyncStream {
+	var closing *synccore.CloseSyncStream
 	for _, in := range instrs {
 		switch in := in.(type) {
-		case insLog:
+		case synccore.LogLine:
 			level := slog.LevelDebug
 			switch in.Severity {
 			case "INFO":
@@ -231,13 +233,13 @@ func (s *Syncer) handle(ctx context.Context, sess *session, instrs []instruction
 				level = slog.LevelWarn
 			}
 			s.log.Log(ctx, level, in.Line)
-		case insStatus:
+		case synccore.UpdateSyncStatus:
 			st := in.Status
-			s.bus.update(func(core *coreStatus, _ *sdkStatus) { *core = st })
-			if sess.cr != nil && st.AppliedID != nil {
-				sess.cr.applied(*st.AppliedID)
+			s.bus.update(func(core *synccore.CoreStatus, _ *sdkStatus) { *core = st })
+			if sess.cr != nil && st.InternalLastAppliedCheckpointRequestID != nil {
+				sess.cr.applied(*st.InternalLastAppliedCheckpointRequestID)
 			}
-		case insFetchCredentials:
+		case synccore.FetchCredentials:
 			if in.DidExpire {
 				s.creds.invalidate()
 				continue
@@ -254,12 +256,12 @@ func (s *Syncer) handle(ctx context.Context, sess *session, instrs []instruction
 					sess.post(func() { sess.evToken = true })
 				}
 			}()
-		case insDidCompleteSync:
-			s.bus.update(func(_ *coreStatus, sdk *sdkStatus) { sdk.downloadError = nil })
-			if sess.cr != nil && in.AppliedCheckpointRequestID != "" {
-				sess.cr.applied(in.AppliedCheckpointRequestID)
+		case synccore.DidCompleteSync:
+			s.bus.update(func(_ *synccore.CoreStatus, sdk *sdkStatus) { sdk.downloadError = nil })
+			if sess.cr != nil && in.AppliedCheckpointRequestID != nil {
+				sess.cr.applied(*in.AppliedCheckpointRequestID)
 			}
-		case insClose:
+		case synccore.CloseSyncStream:
 			c := in
 			closing = &c
 		}
@@ -268,13 +270,13 @@ func (s *Syncer) handle(ctx context.Context, sess *session, instrs []instruction
 }
 
 // handleStatusOnly applies status and log instructions (used after stop).
-func (s *Syncer) handleStatusOnly(instrs []instruction) {
+func (s *Syncer) handleStatusOnly(instrs []synccore.Instruction) {
 	for _, in := range instrs {
 		switch in := in.(type) {
-		case insStatus:
+		case synccore.UpdateSyncStatus:
 			st := in.Status
-			s.bus.update(func(core *coreStatus, _ *sdkStatus) { *core = st })
-		case insLog:
+			s.bus.update(func(core *synccore.CoreStatus, _ *sdkStatus) { *core = st })
+		case synccore.LogLine:
 			s.log.Debug(in.Line)
 		}
 	}

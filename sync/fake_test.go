@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gopowersync/powersync/internal/synccore"
 )
 
 // fakeEngine is a scripted state machine. It understands these test lines:
@@ -27,7 +29,7 @@ type fakeEngine struct {
 	calls    []string
 	active   bool
 	synced   *int64
-	start    []startRequest
+	start    []synccore.StartRequest
 	onCall   func(call string)
 	notified chan struct{}
 }
@@ -73,24 +75,24 @@ func (f *fakeEngine) waitCalls(t *testing.T, pred func([]string) bool) {
 	}
 }
 
-func (f *fakeEngine) status(connected, connecting bool) insStatus {
-	st := coreStatus{Connected: connected, Connecting: connecting}
+func (f *fakeEngine) status(connected, connecting bool) synccore.UpdateSyncStatus {
+	st := synccore.CoreStatus{Connected: connected, Connecting: connecting}
 	if f.synced != nil {
 		yes := true
 		at := *f.synced
-		st.PriorityStatus = []corePriorityStatus{{Priority: FullSyncPriority, LastSyncedAt: &at, HasSynced: &yes}}
+		st.PriorityStatus = []synccore.PriorityStatus{{Priority: FullSyncPriority, LastSyncedAt: &at, HasSynced: &yes}}
 	}
-	return insStatus{Status: st}
+	return synccore.UpdateSyncStatus{Status: st}
 }
 
-func (f *fakeEngine) Start(ctx context.Context, req startRequest) ([]instruction, error) {
+func (f *fakeEngine) Start(ctx context.Context, req synccore.StartRequest) ([]synccore.Instruction, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.record("start")
 	f.start = append(f.start, req)
 	f.active = true
 	body, _ := json.Marshal(map[string]any{"client_id": "c1", "parameters": req.Parameters, "app_metadata": req.AppMetadata})
-	return []instruction{f.status(false, true), insEstablish{Request: body}}, nil
+	return []synccore.Instruction{f.status(false, true), synccore.EstablishSyncStream{Request: body}}, nil
 }
 
 func (f *fakeEngine) requireActive(call string) error {
@@ -100,45 +102,45 @@ func (f *fakeEngine) requireActive(call string) error {
 	return nil
 }
 
-func (f *fakeEngine) ConnectionEstablished(ctx context.Context) ([]instruction, error) {
+func (f *fakeEngine) ConnectionEstablished(ctx context.Context) ([]synccore.Instruction, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.record("established")
 	if err := f.requireActive("established"); err != nil {
 		return nil, err
 	}
-	return []instruction{f.status(true, false)}, nil
+	return []synccore.Instruction{f.status(true, false)}, nil
 }
 
-func (f *fakeEngine) end(call string) ([]instruction, error) {
+func (f *fakeEngine) end(call string) ([]synccore.Instruction, error) {
 	f.record(call)
 	if !f.active {
 		return nil, nil
 	}
 	f.active = false
-	return []instruction{f.status(false, false), insClose{}}, nil
+	return []synccore.Instruction{f.status(false, false), synccore.CloseSyncStream{}}, nil
 }
 
-func (f *fakeEngine) ConnectionEnd(ctx context.Context) ([]instruction, error) {
+func (f *fakeEngine) ConnectionEnd(ctx context.Context) ([]synccore.Instruction, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.end("end")
 }
 
-func (f *fakeEngine) Stop(ctx context.Context) ([]instruction, error) {
+func (f *fakeEngine) Stop(ctx context.Context) ([]synccore.Instruction, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.end("stop")
 }
 
-func (f *fakeEngine) LineBinary(ctx context.Context, doc []byte) ([]instruction, error) {
+func (f *fakeEngine) LineBinary(ctx context.Context, doc []byte) ([]synccore.Instruction, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.record("binary:" + strconv.Itoa(len(doc)))
 	return nil, f.requireActive("line_binary")
 }
 
-func (f *fakeEngine) LineText(ctx context.Context, line []byte) ([]instruction, error) {
+func (f *fakeEngine) LineText(ctx context.Context, line []byte) ([]synccore.Instruction, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.record("line:" + string(line))
@@ -162,27 +164,27 @@ func (f *fakeEngine) LineText(ctx context.Context, line []byte) ([]instruction, 
 	case l.CheckpointComplete != nil:
 		now := time.Now().UnixMicro()
 		f.synced = &now
-		return []instruction{insDidCompleteSync{}, f.status(true, false)}, nil
+		return []synccore.Instruction{synccore.DidCompleteSync{}, f.status(true, false)}, nil
 	case l.TokenExpiresIn != nil && *l.TokenExpiresIn <= 0:
 		f.active = false
-		return []instruction{insFetchCredentials{DidExpire: true}, insClose{}}, nil
+		return []synccore.Instruction{synccore.FetchCredentials{DidExpire: true}, synccore.CloseSyncStream{}}, nil
 	case l.TokenExpiresIn != nil && *l.TokenExpiresIn <= 30:
-		return []instruction{insFetchCredentials{}}, nil
+		return []synccore.Instruction{synccore.FetchCredentials{}}, nil
 	case l.Close != nil:
 		f.active = false
-		return []instruction{insClose{HideDisconnect: l.Close.Hide}}, nil
+		return []synccore.Instruction{synccore.CloseSyncStream{HideDisconnect: l.Close.Hide}}, nil
 	}
 	return nil, nil
 }
 
-func (f *fakeEngine) CompletedUpload(ctx context.Context) ([]instruction, error) {
+func (f *fakeEngine) CompletedUpload(ctx context.Context) ([]synccore.Instruction, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.record("completed_upload")
 	return nil, f.requireActive("completed_upload")
 }
 
-func (f *fakeEngine) RefreshedToken(ctx context.Context) ([]instruction, error) {
+func (f *fakeEngine) RefreshedToken(ctx context.Context) ([]synccore.Instruction, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.record("refreshed_token")
@@ -190,10 +192,10 @@ func (f *fakeEngine) RefreshedToken(ctx context.Context) ([]instruction, error) 
 		return nil, err
 	}
 	f.active = false
-	return []instruction{insClose{HideDisconnect: true}}, nil
+	return []synccore.Instruction{synccore.CloseSyncStream{HideDisconnect: true}}, nil
 }
 
-func (f *fakeEngine) UpdateSubscriptions(ctx context.Context, active []streamKey) ([]instruction, error) {
+func (f *fakeEngine) UpdateSubscriptions(ctx context.Context, active []synccore.StreamKey) ([]synccore.Instruction, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	b, _ := json.Marshal(active)

@@ -17,7 +17,7 @@ type options struct {
 	retryDelay      time.Duration
 	params          map[string]any
 	appMetadata     map[string]string
-	mode            checkpointMode
+	mode            string
 	includeDefaults bool
 	uploadThrottle  time.Duration
 	httpClient      *http.Client

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gopowersync/powersync/internal/synccore"
 	"github.com/gopowersync/powersync/sync/pstest"
 )
 
@@ -85,7 +86,7 @@ type markingEngine struct {
 	lines int
 }
 
-func (m *markingEngine) LineText(ctx context.Context, line []byte) ([]instruction, error) {
+func (m *markingEngine) LineText(ctx context.Context, line []byte) ([]synccore.Instruction, error) {
 	if bytes.HasPrefix(line, []byte(`{"checkpoint_complete"`)) {
 		fmt.Println("APPLY")
 	}

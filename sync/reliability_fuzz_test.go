@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/gopowersync/powersync/internal/bson"
+
+	"github.com/gopowersync/powersync/internal/synccore"
 )
 
 // FuzzStreamBody decodes an arbitrary response body as the syncer does
@@ -33,7 +35,7 @@ func FuzzStreamBody(f *testing.F) {
 	}
 	ctx := f.Context()
 	f.Fuzz(func(t *testing.T, body []byte, binary bool) {
-		if _, err := eng.Start(ctx, startRequest{IncludeDefaults: true, CheckpointMode: modeLegacy}); err != nil {
+		if _, err := eng.Start(ctx, synccore.StartRequest{IncludeDefaults: true, CheckpointMode: modeLegacy}); err != nil {
 			t.Fatal(err)
 		}
 		br := bufio.NewReader(bytes.NewReader(body))
@@ -61,12 +63,12 @@ func FuzzStreamBody(f *testing.F) {
 			out, err := feed(ctx, frame)
 			ended := err != nil
 			for _, in := range out {
-				if _, ok := in.(insClose); ok {
+				if _, ok := in.(synccore.CloseSyncStream); ok {
 					ended = true
 				}
 			}
 			if ended {
-				if _, err := eng.Start(ctx, startRequest{IncludeDefaults: true, CheckpointMode: modeLegacy}); err != nil {
+				if _, err := eng.Start(ctx, synccore.StartRequest{IncludeDefaults: true, CheckpointMode: modeLegacy}); err != nil {
 					t.Fatal(err)
 				}
 			}

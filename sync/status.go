@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/gopowersync/powersync/internal/synccore"
 )
 
 // FullSyncPriority is the priority number that stands for a complete sync of
@@ -203,49 +205,6 @@ type StreamStatus struct {
 // HasSynced reports whether the stream's data was synced at least once.
 func (s StreamStatus) HasSynced() bool { return !s.LastSyncedAt.IsZero() }
 
-// coreStatus is the state machine's status, in the JSON form of
-// client-algorithms.md §8.1.
-type coreStatus struct {
-	Connected      bool                 `json:"connected"`
-	Connecting     bool                 `json:"connecting"`
-	PriorityStatus []corePriorityStatus `json:"priority_status"`
-	Downloading    *coreDownloading     `json:"downloading"`
-	Streams        []coreStreamStatus   `json:"streams"`
-	AppliedID      *string              `json:"internal_last_applied_checkpoint_request_id,omitempty"`
-}
-
-type corePriorityStatus struct {
-	Priority     int    `json:"priority"`
-	LastSyncedAt *int64 `json:"last_synced_at"`
-	HasSynced    *bool  `json:"has_synced"`
-}
-
-type coreDownloading struct {
-	Buckets map[string]coreBucketProgress `json:"buckets"`
-}
-
-type coreBucketProgress struct {
-	Priority    int   `json:"priority"`
-	AtLast      int64 `json:"at_last"`
-	SinceLast   int64 `json:"since_last"`
-	TargetCount int64 `json:"target_count"`
-}
-
-type coreStreamStatus struct {
-	Name                    string          `json:"name"`
-	Parameters              json.RawMessage `json:"parameters"`
-	Priority                *int            `json:"priority"`
-	Active                  bool            `json:"active"`
-	IsDefault               bool            `json:"is_default"`
-	HasExplicitSubscription bool            `json:"has_explicit_subscription"`
-	ExpiresAt               *int64          `json:"expires_at"`
-	LastSyncedAt            *int64          `json:"last_synced_at"`
-	Progress                struct {
-		Total      int64 `json:"total"`
-		Downloaded int64 `json:"downloaded"`
-	} `json:"progress"`
-}
-
 func microsTime(us *int64) time.Time {
 	if us == nil {
 		return time.Time{}
@@ -261,7 +220,7 @@ type sdkStatus struct {
 }
 
 // buildStatus merges the core status with the syncer's own fields.
-func buildStatus(core coreStatus, sdk sdkStatus) Status {
+func buildStatus(core synccore.CoreStatus, sdk sdkStatus) Status {
 	st := Status{
 		Connected:     core.Connected,
 		Connecting:    core.Connecting,
@@ -271,7 +230,7 @@ func buildStatus(core coreStatus, sdk sdkStatus) Status {
 		DownloadError: sdk.downloadError,
 	}
 	for _, p := range core.PriorityStatus {
-		ps := PriorityStatus{Priority: p.Priority, LastSyncedAt: microsTime(p.LastSyncedAt), HasSynced: p.HasSynced != nil && *p.HasSynced}
+		ps := PriorityStatus{Priority: int(p.Priority), LastSyncedAt: microsTime(p.LastSyncedAt), HasSynced: p.HasSynced != nil && *p.HasSynced}
 		st.Priorities = append(st.Priorities, ps)
 		if p.Priority == FullSyncPriority {
 			st.LastSyncedAt, st.HasSynced = ps.LastSyncedAt, ps.HasSynced
@@ -281,7 +240,7 @@ func buildStatus(core coreStatus, sdk sdkStatus) Status {
 	if core.Downloading != nil {
 		p := &Progress{}
 		for _, b := range core.Downloading.Buckets {
-			p.entries = append(p.entries, progressEntry{priority: b.Priority, downloaded: b.SinceLast, total: b.TargetCount - b.AtLast})
+			p.entries = append(p.entries, progressEntry{priority: int(b.Priority), downloaded: b.SinceLast, total: b.TargetCount - b.AtLast})
 		}
 		slices.SortFunc(p.entries, func(a, b progressEntry) int { return a.priority - b.priority })
 		st.DownloadProgress = p
@@ -302,7 +261,7 @@ func buildStatus(core coreStatus, sdk sdkStatus) Status {
 			ss.Parameters = json.RawMessage("null")
 		}
 		if s.Priority != nil {
-			ss.Priority = *s.Priority
+			ss.Priority = int(*s.Priority)
 		}
 		st.Streams = append(st.Streams, ss)
 	}

@@ -5,22 +5,24 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/gopowersync/powersync/internal/synccore"
 )
 
 func ptr[T any](v T) *T { return &v }
 
 func TestStatusFromCore(t *testing.T) {
-	core := coreStatus{
+	core := synccore.CoreStatus{
 		Connected: true,
-		PriorityStatus: []corePriorityStatus{
+		PriorityStatus: []synccore.PriorityStatus{
 			{Priority: FullSyncPriority, LastSyncedAt: ptr(int64(2_000_000)), HasSynced: ptr(true)},
 			{Priority: 1, LastSyncedAt: ptr(int64(3_000_000)), HasSynced: ptr(true)},
 		},
-		Downloading: &coreDownloading{Buckets: map[string]coreBucketProgress{
+		Downloading: &synccore.DownloadProgress{Buckets: map[string]synccore.BucketProgress{
 			"prio_0": {Priority: 0, AtLast: 0, SinceLast: 5, TargetCount: 10},
 			"prio_3": {Priority: 3, AtLast: 10, SinceLast: 20, TargetCount: 110},
 		}},
-		Streams: []coreStreamStatus{{Name: "lists", Parameters: json.RawMessage(`{"b":1,"a":2}`), Priority: ptr(2), Active: true, LastSyncedAt: ptr(int64(1_000_000))}},
+		Streams: []synccore.StreamStatus{{Name: "lists", Parameters: json.RawMessage(`{"b":1,"a":2}`), Priority: ptr(int32(2)), Active: true, LastSyncedAt: ptr(int64(1_000_000))}},
 	}
 	st := buildStatus(core, sdkStatus{uploading: true, uploadError: errors.New("up")})
 	if !st.Connected || !st.Downloading || !st.Uploading || !st.HasSynced || !st.LastSyncedAt.Equal(time.UnixMicro(2_000_000)) {
@@ -71,12 +73,12 @@ func TestStatusFromCore(t *testing.T) {
 }
 
 func TestEqualStatus(t *testing.T) {
-	a := buildStatus(coreStatus{Connected: true}, sdkStatus{})
-	b := buildStatus(coreStatus{Connected: true}, sdkStatus{})
+	a := buildStatus(synccore.CoreStatus{Connected: true}, sdkStatus{})
+	b := buildStatus(synccore.CoreStatus{Connected: true}, sdkStatus{})
 	if !equalStatus(a, b) {
 		t.Error("equal statuses differ")
 	}
-	c := buildStatus(coreStatus{Connected: true}, sdkStatus{uploadError: errors.New("x")})
+	c := buildStatus(synccore.CoreStatus{Connected: true}, sdkStatus{uploadError: errors.New("x")})
 	if equalStatus(a, c) {
 		t.Error("an upload error is no change")
 	}

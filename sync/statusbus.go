@@ -4,6 +4,8 @@ import (
 	"context"
 	"iter"
 	gosync "sync"
+
+	"github.com/gopowersync/powersync/internal/synccore"
 )
 
 // statusQueueLen is how many undelivered changes a slow Statuses consumer
@@ -13,7 +15,7 @@ const statusQueueLen = 64
 // statusBus holds the current status and delivers changes to subscribers.
 type statusBus struct {
 	mu      gosync.Mutex // guards every field below
-	core    coreStatus
+	core    synccore.CoreStatus
 	sdk     sdkStatus
 	cur     Status
 	changed chan struct{} // closed and replaced on every change
@@ -35,7 +37,7 @@ func newStatusBus() *statusBus {
 
 // update applies f to the status parts and publishes the result if it
 // changed.
-func (b *statusBus) update(f func(core *coreStatus, sdk *sdkStatus)) {
+func (b *statusBus) update(f func(core *synccore.CoreStatus, sdk *sdkStatus)) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	f(&b.core, &b.sdk)

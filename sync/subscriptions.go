@@ -10,6 +10,8 @@ import (
 	"strings"
 	gosync "sync"
 	"time"
+
+	"github.com/gopowersync/powersync/internal/synccore"
 )
 
 // DefaultSubscriptionTTL is how long a stream subscription outlives the
@@ -42,7 +44,7 @@ func SubscriptionPriority(p int) SubscribeOption {
 
 // heldStream counts the handles holding one stream subscription.
 type heldStream struct {
-	key  streamKey
+	key  synccore.StreamKey
 	refs int
 }
 
@@ -103,7 +105,7 @@ ON CONFLICT (stream_name, local_params) DO UPDATE SET
 	s.mu.Lock()
 	h := s.streams[key]
 	if h == nil {
-		h = &heldStream{key: streamKey{Name: name, Params: json.RawMessage(p)}}
+		h = &heldStream{key: synccore.StreamKey{Name: name, Params: json.RawMessage(p)}}
 		s.streams[key] = h
 	}
 	h.refs++
@@ -186,14 +188,14 @@ func (s *Syncer) UnsubscribeAll(ctx context.Context, name string, params any) er
 }
 
 // activeStreams returns the streams the app currently holds, sorted.
-func (s *Syncer) activeStreams() []streamKey {
+func (s *Syncer) activeStreams() []synccore.StreamKey {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]streamKey, 0, len(s.streams))
+	out := make([]synccore.StreamKey, 0, len(s.streams))
 	for _, h := range s.streams {
 		out = append(out, h.key)
 	}
-	slices.SortFunc(out, func(a, b streamKey) int {
+	slices.SortFunc(out, func(a, b synccore.StreamKey) int {
 		if c := strings.Compare(a.Name, b.Name); c != 0 {
 			return c
 		}
@@ -209,21 +211,21 @@ func (s *Syncer) reloadOfflineStatus(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.bus.update(func(core *coreStatus, _ *sdkStatus) {
+	s.bus.update(func(core *synccore.CoreStatus, _ *sdkStatus) {
 		st.Connected, st.Connecting = core.Connected, core.Connecting
 		*core = st
 	})
 	return nil
 }
 
-func offlineStatus(ctx context.Context, db *sql.DB) (coreStatus, error) {
-	var st coreStatus
+func offlineStatus(ctx context.Context, db *sql.DB) (synccore.CoreStatus, error) {
+	var st synccore.CoreStatus
 	rows, err := db.QueryContext(ctx, `SELECT priority, last_synced_at FROM ps_sync_state ORDER BY priority`)
 	if err != nil {
 		return st, fmt.Errorf("powersync: read sync state: %w", err)
 	}
 	for rows.Next() {
-		var p corePriorityStatus
+		var p synccore.PriorityStatus
 		var at int64
 		if err := rows.Scan(&p.Priority, &at); err != nil {
 			rows.Close()
@@ -245,7 +247,7 @@ FROM ps_stream_subscriptions ORDER BY id`)
 	defer rows.Close()
 	for rows.Next() {
 		var (
-			ss            coreStreamStatus
+			ss            synccore.StreamStatus
 			params        string
 			prio          sql.NullInt64
 			expires, last sql.NullInt64
@@ -255,7 +257,7 @@ FROM ps_stream_subscriptions ORDER BY id`)
 		}
 		ss.Parameters = json.RawMessage(params)
 		if prio.Valid {
-			p := int(prio.Int64)
+			p := int32(prio.Int64)
 			ss.Priority = &p
 		}
 		if expires.Valid {

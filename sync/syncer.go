@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"runtime"
 	gosync "sync"
+
+	"github.com/gopowersync/powersync/internal/synccore"
 )
 
 // Syncer keeps a "powersync" database in sync with a PowerSync Service: it
@@ -199,7 +201,7 @@ func (s *Syncer) stopLocked(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("powersync: disconnect: %w", ctx.Err())
 	}
-	s.bus.update(func(core *coreStatus, sdk *sdkStatus) {
+	s.bus.update(func(core *synccore.CoreStatus, sdk *sdkStatus) {
 		core.Connected, core.Connecting, core.Downloading = false, false, nil
 		sdk.uploading = false
 	})
@@ -239,7 +241,7 @@ func (s *Syncer) DisconnectAndClear(ctx context.Context, opts ClearOptions) erro
 	if err := clearDatabase(ctx, s.db, s.eng, !opts.KeepLocalOnly); err != nil {
 		return err
 	}
-	s.bus.update(func(_ *coreStatus, sdk *sdkStatus) { *sdk = sdkStatus{} })
+	s.bus.update(func(_ *synccore.CoreStatus, sdk *sdkStatus) { *sdk = sdkStatus{} })
 	return s.reloadOfflineStatus(ctx)
 }
 

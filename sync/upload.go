@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+
+	"github.com/gopowersync/powersync/internal/synccore"
 )
 
 // uploadLoop runs the connector's UploadData whenever the upload queue
@@ -52,7 +54,7 @@ func (s *Syncer) uploadLoop(ctx context.Context, sess *session) {
 // (client-algorithms.md §10.1 upload_all). Errors are recorded in the status
 // and retried after the retry delay, also when no new write happens.
 func (s *Syncer) uploadAll(ctx context.Context, sess *session) {
-	defer s.bus.update(func(_ *coreStatus, sdk *sdkStatus) { sdk.uploading = false })
+	defer s.bus.update(func(_ *synccore.CoreStatus, sdk *sdkStatus) { sdk.uploading = false })
 	checked := int64(-1)
 	for ctx.Err() == nil {
 		err := s.uploadStep(ctx, sess, &checked)
@@ -64,7 +66,7 @@ func (s *Syncer) uploadAll(ctx context.Context, sess *session) {
 		}
 		checked = -1
 		s.log.Warn("powersync: upload failed; retrying after the retry delay", "error", err)
-		s.bus.update(func(_ *coreStatus, sdk *sdkStatus) { sdk.uploadError, sdk.uploading = err, false })
+		s.bus.update(func(_ *synccore.CoreStatus, sdk *sdkStatus) { sdk.uploadError, sdk.uploading = err, false })
 		if s.o.sleep(ctx, s.o.jitter(s.o.retryDelay)) != nil {
 			return
 		}
@@ -83,7 +85,7 @@ func (s *Syncer) uploadStep(ctx context.Context, sess *session, checked *int64) 
 			}
 			// The upload round is complete: an error of an earlier attempt
 			// (e.g. a failed write checkpoint request) no longer applies.
-			s.bus.update(func(_ *coreStatus, sdk *sdkStatus) { sdk.uploadError = nil })
+			s.bus.update(func(_ *synccore.CoreStatus, sdk *sdkStatus) { sdk.uploadError = nil })
 			// Always tell the state machine: a checkpoint blocked by the
 			// local writes may be applicable now.
 			sess.post(func() { sess.evUpload = true })
@@ -92,7 +94,7 @@ func (s *Syncer) uploadStep(ctx context.Context, sess *session, checked *int64) 
 		if err != nil {
 			return fmt.Errorf("powersync: read upload queue: %w", err)
 		}
-		s.bus.update(func(_ *coreStatus, sdk *sdkStatus) { sdk.uploading = true })
+		s.bus.update(func(_ *synccore.CoreStatus, sdk *sdkStatus) { sdk.uploading = true })
 		if head == *checked {
 			s.log.Warn("powersync: UploadData returned but the oldest upload queue entry is still queued; call Complete after uploading", "entry", head)
 			return ErrIncompleteUpload
@@ -110,7 +112,7 @@ func (s *Syncer) uploadStep(ctx context.Context, sess *session, checked *int64) 
 		if err != nil {
 			return fmt.Errorf("powersync: upload: %w", err)
 		}
-		s.bus.update(func(_ *coreStatus, sdk *sdkStatus) { sdk.uploadError = nil })
+		s.bus.update(func(_ *synccore.CoreStatus, sdk *sdkStatus) { sdk.uploadError = nil })
 	}
 	return ctx.Err()
 }
