@@ -233,15 +233,6 @@ func (c *credentialSource) fetch(ctx context.Context) (*pssync.Credentials, erro
 	return &pssync.Credentials{Endpoint: c.endpoint, Token: tok}, nil
 }
 
-// currentToken is the token of the last fetch, for uploads.
-func (c *credentialSource) currentToken(ctx context.Context) (string, error) {
-	cr, err := c.fetch(ctx)
-	if err != nil {
-		return "", err
-	}
-	return cr.Token, nil
-}
-
 // runTokenCommand runs command with the shell and returns its trimmed output.
 func runTokenCommand(ctx context.Context, command string) (string, error) {
 	var cmd *exec.Cmd
@@ -316,7 +307,7 @@ func (u *uploader) post(ctx context.Context, batch []uploadEntry) error {
 	if err != nil {
 		return fmt.Errorf("upload: %w", err)
 	}
-	tok, err := u.creds.currentToken(ctx)
+	cr, err := u.creds.fetch(ctx) // runs the token command again, if any
 	if err != nil {
 		return err
 	}
@@ -325,7 +316,7 @@ func (u *uploader) post(ctx context.Context, batch []uploadEntry) error {
 		return fmt.Errorf("upload: %w", err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Token "+tok)
+	req.Header.Set("Authorization", "Token "+cr.Token)
 	resp, err := u.client.Do(req)
 	if err != nil {
 		return fmt.Errorf("upload: %w", err)
