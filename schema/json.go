@@ -259,15 +259,10 @@ func (t *Table) unmarshal(data []byte, where string) error {
 		return err
 	}
 	var out Table
-	name, ok, err := str(obj, "name", where)
-	if err != nil {
+	if out.Name, err = requiredStr(obj, "name", where); err != nil {
 		return err
 	}
-	if !ok {
-		return parseErr("%s: missing name", where)
-	}
-	out.Name = name
-	where = fmt.Sprintf("%s (%s)", where, name)
+	where = fmt.Sprintf("%s (%s)", where, out.Name)
 	if out.ViewNameOverride, _, err = str(obj, "view_name", where); err != nil {
 		return err
 	}
@@ -374,15 +369,10 @@ func (r *RawTable) unmarshal(data []byte, where string) error {
 		return err
 	}
 	var out RawTable
-	name, ok, err := str(obj, "name", where)
-	if err != nil {
+	if out.Name, err = requiredStr(obj, "name", where); err != nil {
 		return err
 	}
-	if !ok {
-		return parseErr("%s: missing name", where)
-	}
-	out.Name = name
-	where = fmt.Sprintf("%s (%s)", where, name)
+	where = fmt.Sprintf("%s (%s)", where, out.Name)
 	if out.TableName, _, err = str(obj, "table_name", where); err != nil {
 		return err
 	}
