@@ -1,14 +1,14 @@
 package synccore
 
 import (
-	"context"
 	"database/sql"
 	"encoding/json"
-	"github.com/gopowersync/powersync/schema"
 	"log/slog"
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/gopowersync/powersync/schema"
 )
 
 // Options configures an Engine.
@@ -255,5 +255,4 @@ var (
 	_ Instruction = FetchCredentials{}
 	_ Instruction = CloseSyncStream{}
 	_ Instruction = DidCompleteSync{}
-	_             = context.Background
 )

@@ -21,7 +21,7 @@ func parseBinaryLine(doc []byte) (syncLine, error) {
 	if err != nil {
 		return syncLine{}, fmt.Errorf("%w: invalid binary line: %w", ErrProtocol, err)
 	}
-	return parseTextLine(buf, nil)
+	return parseTextLine(buf)
 }
 
 func appendBSONJSON(b []byte, v any) ([]byte, error) {

@@ -97,7 +97,6 @@ type call struct {
 	statusAt   int // index in out where a status update goes, -1 = none
 	after      []func(*iteration)
 	endIt      bool
-	dataBuf    *dataLine
 	syncOpOn   bool
 	inferred   map[*schema.RawTable][2]*schema.PendingStatement
 	insertArgs []any
@@ -512,7 +511,7 @@ func (e *Engine) UpdateSubscriptions(ctx context.Context, subs []StreamKey) ([]I
 // LineText processes one NDJSON line of the sync stream ('line_text').
 func (e *Engine) LineText(ctx context.Context, line []byte) ([]Instruction, error) {
 	return e.runWith(ctx, true, classifyLine(line, false), func(c *call) error {
-		l, err := parseTextLine(line, nil)
+		l, err := parseTextLine(line)
 		if err != nil {
 			return err
 		}

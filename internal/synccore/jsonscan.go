@@ -1,7 +1,6 @@
 package synccore
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -17,8 +16,6 @@ type scanner struct {
 	i   int
 	tmp []byte // scratch for unescaping keys
 }
-
-var errSyntax = errors.New("invalid JSON")
 
 func (s *scanner) errf(format string, args ...any) error {
 	return fmt.Errorf("%s at offset %d", fmt.Sprintf(format, args...), s.i)
@@ -411,14 +408,4 @@ func (s *scanner) skip() error {
 		return s.errf("unexpected end of input")
 	}
 	return s.errf("expected value")
-}
-
-// rawValue consumes any JSON value and returns its text.
-func (s *scanner) rawValue() ([]byte, error) {
-	s.ws()
-	start := s.i
-	if err := s.skip(); err != nil {
-		return nil, err
-	}
-	return s.b[start:s.i], nil
 }

@@ -107,7 +107,7 @@ func protocolErr(err error) error {
 }
 
 // parseTextLine decodes one NDJSON sync line.
-func parseTextLine(b []byte, reuse *dataLine) (syncLine, error) {
+func parseTextLine(b []byte) (syncLine, error) {
 	s := &scanner{b: b}
 	var line syncLine
 	n := 0
@@ -129,7 +129,7 @@ func parseTextLine(b []byte, reuse *dataLine) (syncLine, error) {
 			return err
 		case "data":
 			line.kind = lineData
-			d, err := s.dataLine(reuse)
+			d, err := s.dataLine()
 			line.data = d
 			return err
 		case "checkpoint_complete":
@@ -371,12 +371,8 @@ func (s *scanner) streamDescription() (streamDescription, error) {
 	return d, err
 }
 
-func (s *scanner) dataLine(reuse *dataLine) (*dataLine, error) {
-	d := reuse
-	if d == nil {
-		d = &dataLine{}
-	}
-	d.ops = d.ops[:0]
+func (s *scanner) dataLine() (*dataLine, error) {
+	d := &dataLine{}
 	var haveBucket, haveData bool
 	err := s.object(func(k []byte) error {
 		switch string(k) {

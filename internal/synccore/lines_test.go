@@ -93,7 +93,7 @@ func TestParseTextLine(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			l, err := parseTextLine([]byte(tt.line), nil)
+			l, err := parseTextLine([]byte(tt.line))
 			if tt.err {
 				if err == nil || !errors.Is(err, ErrProtocol) {
 					t.Fatalf("want a protocol error, got %v", err)
@@ -115,7 +115,7 @@ func TestParseDataLineFields(t *testing.T) {
 		{"op_id":"7","op":"PUT","object_type":"t","object_id":"i","subkey":"s/k","checksum":-1,"data":"{\"a\":\"\\u00e9\\n\"}"},
 		{"op_id":"8","op":"REMOVE","object_type":"t","object_id":"i","checksum":2},
 		{"op_id":"9","op":"MOVE","checksum":3,"data":null},
-		{"op_id":"10","op":"CLEAR","checksum":4}]}}`), nil)
+		{"op_id":"10","op":"CLEAR","checksum":4}]}}`))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,8 +8,6 @@ import (
 	"strconv"
 )
 
-type ctxT = context.Context
-
 // Querier is what the package-level helpers need: *sql.DB, *sql.Tx and
 // *sql.Conn all implement it.
 type Querier interface {

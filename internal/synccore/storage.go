@@ -47,10 +47,7 @@ type pendingPut struct {
 	dropped bool
 }
 
-type rowRef struct {
-	typ, id       string
-	hasTyp, hasID bool
-}
+type rowRef struct{ typ, id string }
 
 // insertOperations stores the ops of one data line (spec client-algorithms
 // §3). The effect equals applying the ops one by one; superseded rows are
@@ -112,7 +109,7 @@ func (c *call) insertOperations(d *dataLine, size int) error {
 				if op.op == opRemove {
 					add += op.checksum
 					if superseded {
-						updated = append(updated, rowRef{op.rowType, op.rowID, true, true})
+						updated = append(updated, rowRef{op.rowType, op.rowID})
 					}
 					continue
 				}
@@ -135,7 +132,7 @@ func (c *call) insertOperations(d *dataLine, size int) error {
 			if !p.dropped {
 				p.dropped = true
 				if p.op.hasType && p.op.hasID {
-					updated = append(updated, rowRef{p.op.rowType, p.op.rowID, true, true})
+					updated = append(updated, rowRef{p.op.rowType, p.op.rowID})
 				}
 			}
 		}

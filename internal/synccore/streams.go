@@ -2,6 +2,7 @@ package synccore
 
 import (
 	"bytes"
+	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
@@ -54,7 +55,7 @@ func scanStream(r rowScanner) (trackedStream, error) {
 	return s, nil
 }
 
-func loadStreams(ctx ctxT, q Querier) ([]trackedStream, error) {
+func loadStreams(ctx context.Context, q Querier) ([]trackedStream, error) {
 	rows, err := q.QueryContext(ctx, "SELECT "+streamColumns+" FROM ps_stream_subscriptions ORDER BY id")
 	if err != nil {
 		return nil, fmt.Errorf("powersync: read stream subscriptions: %w", err)
