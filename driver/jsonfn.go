@@ -263,34 +263,9 @@ func parseMembers(text string) ([]member, error) {
 		}
 		return nil, errNotObject
 	}
-	var out []member
-	p.i++ // {
-	if !p.peek('}') {
-		for {
-			p.skipSpace()
-			if p.i >= len(p.s) || p.s[p.i] != '"' {
-				return nil, p.errorf("expected a key")
-			}
-			k, err := p.str()
-			if err != nil {
-				return nil, err
-			}
-			if !p.peek(':') {
-				return nil, p.errorf("expected ':'")
-			}
-			v, err := p.value(1)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, member{k, v})
-			if p.peek(',') {
-				continue
-			}
-			if p.peek('}') {
-				break
-			}
-			return nil, p.errorf("expected ',' or '}'")
-		}
+	out, err := p.members(0)
+	if err != nil {
+		return nil, err
 	}
 	p.skipSpace()
 	if p.i != len(p.s) {

@@ -78,35 +78,49 @@ func (p *jsonParser) value(depth int) (jsonValue, error) {
 }
 
 func (p *jsonParser) object(depth int) (jsonValue, error) {
+	ms, err := p.members(depth)
+	if err != nil {
+		return jsonValue{}, err
+	}
+	obj := make(map[string]jsonValue, len(ms))
+	for _, m := range ms {
+		obj[m.key] = m.val
+	}
+	return jsonValue{kind: kindObject, obj: obj}, nil
+}
+
+// members parses an object starting at its opening brace into its members
+// in the order written, duplicate keys included.
+func (p *jsonParser) members(depth int) ([]member, error) {
 	p.i++ // {
-	obj := make(map[string]jsonValue)
+	var out []member
 	if p.peek('}') {
-		return jsonValue{kind: kindObject, obj: obj}, nil
+		return out, nil
 	}
 	for {
 		p.skipSpace()
 		if p.i >= len(p.s) || p.s[p.i] != '"' {
-			return jsonValue{}, p.errorf("expected a key")
+			return nil, p.errorf("expected a key")
 		}
 		k, err := p.str()
 		if err != nil {
-			return jsonValue{}, err
+			return nil, err
 		}
 		if !p.peek(':') {
-			return jsonValue{}, p.errorf("expected ':'")
+			return nil, p.errorf("expected ':'")
 		}
 		v, err := p.value(depth + 1)
 		if err != nil {
-			return jsonValue{}, err
+			return nil, err
 		}
-		obj[k] = v
+		out = append(out, member{k, v})
 		if p.peek(',') {
 			continue
 		}
 		if p.peek('}') {
-			return jsonValue{kind: kindObject, obj: obj}, nil
+			return out, nil
 		}
-		return jsonValue{}, p.errorf("expected ',' or '}'")
+		return nil, p.errorf("expected ',' or '}'")
 	}
 }
 
