@@ -153,10 +153,9 @@ func (s *Syncer) updateLocalTarget(ctx context.Context, sess *session) (bool, er
 // checkpointRequests is the per-connection state of checkpoint-request mode
 // (client-algorithms.md §10.2).
 type checkpointRequests struct {
-	mu        gosync.Mutex  // guards the fields below
-	ready     chan struct{} // closed once the counter was seeded on this connection
-	seeded    bool
-	appliedID int64 // highest applied checkpoint request id seen
+	mu     gosync.Mutex  // guards the fields below
+	ready  chan struct{} // closed once the counter was seeded on this connection
+	seeded bool
 }
 
 func newCheckpointRequests() *checkpointRequests {
@@ -185,12 +184,6 @@ func (c *checkpointRequests) readyChan() <-chan struct{} {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.ready
-}
-
-func (c *checkpointRequests) applied(id int64) {
-	c.mu.Lock()
-	c.appliedID = max(c.appliedID, id)
-	c.mu.Unlock()
 }
 
 // postCheckpointRequest posts a checkpoint request and returns the id the

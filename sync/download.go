@@ -236,9 +236,6 @@ func (s *Syncer) handle(ctx context.Context, sess *session, instrs []synccore.In
 		case synccore.UpdateSyncStatus:
 			st := in.Status
 			s.bus.update(func(core *synccore.CoreStatus, _ *sdkStatus) { *core = st })
-			if sess.cr != nil && st.InternalLastAppliedCheckpointRequestID != nil {
-				sess.cr.applied(*st.InternalLastAppliedCheckpointRequestID)
-			}
 		case synccore.FetchCredentials:
 			if in.DidExpire {
 				s.creds.invalidate()
@@ -258,9 +255,6 @@ func (s *Syncer) handle(ctx context.Context, sess *session, instrs []synccore.In
 			}()
 		case synccore.DidCompleteSync:
 			s.bus.update(func(_ *synccore.CoreStatus, sdk *sdkStatus) { sdk.downloadError = nil })
-			if sess.cr != nil && in.AppliedCheckpointRequestID != nil {
-				sess.cr.applied(*in.AppliedCheckpointRequestID)
-			}
 		case synccore.CloseSyncStream:
 			c := in
 			closing = &c
