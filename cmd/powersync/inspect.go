@@ -219,26 +219,23 @@ func (d *inspectDB) readGate(ctx context.Context, crudEntries int64) (gateStatus
 	}
 	waitingForCheckpoint := g.Target != nil && *g.Target > seen
 	g.PendingUpload = g.Target != nil && *g.Target == maxOpID
+	queued := fmt.Sprintf("%s in the upload queue", plural(crudEntries, "entry", "entries"))
 	switch {
-	case waitingForCheckpoint && g.PendingUpload && crudEntries > 0:
-		g.Reason = fmt.Sprintf("%s in the upload queue", plural(crudEntries, "entry", "entries"))
-	case waitingForCheckpoint && g.PendingUpload:
-		g.Reason = "local writes uploaded, waiting for a write checkpoint from the backend"
-	case waitingForCheckpoint:
+	case waitingForCheckpoint && !g.PendingUpload:
 		g.Reason = fmt.Sprintf("waiting for write checkpoint %d (last seen %s)", *g.Target, optText(g.LastSeen, "none"))
 		if crudEntries > 0 {
-			g.Reason += fmt.Sprintf("; %s in the upload queue", plural(crudEntries, "entry", "entries"))
+			g.Reason += "; " + queued
 		}
 	case crudEntries > 0:
-		g.Reason = fmt.Sprintf("%s in the upload queue", plural(crudEntries, "entry", "entries"))
+		g.Reason = queued
+	case waitingForCheckpoint:
+		g.Reason = "local writes uploaded, waiting for a write checkpoint from the backend"
+	case g.Target != nil && *g.Target > 0:
+		g.Open = true
+		g.Reason = fmt.Sprintf("write checkpoint %d reached, last seen %s", *g.Target, optText(g.LastSeen, "none"))
 	default:
 		g.Open = true
-		switch {
-		case g.Target != nil && *g.Target > 0:
-			g.Reason = fmt.Sprintf("write checkpoint %d reached, last seen %s", *g.Target, optText(g.LastSeen, "none"))
-		default:
-			g.Reason = "no local writes pending"
-		}
+		g.Reason = "no local writes pending"
 	}
 	return g, nil
 }
