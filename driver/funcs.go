@@ -211,7 +211,7 @@ func fnJSONMerge(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, 
 // telling the trigger to advance ps_tx.next_tx. The kind (0: regular upload
 // entries, 1: insert-only entries) is checked but both share one id.
 func (s *slot) fnTxClaim(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
-	if _, err := kindArg(args[0]); err != nil {
+	if err := checkKind(args[0]); err != nil {
 		return nil, err
 	}
 	if s.state.txID != 0 {
@@ -227,7 +227,7 @@ func (s *slot) fnTxClaim(_ *sqlite.FunctionContext, args []driver.Value) (driver
 }
 
 func (s *slot) fnTxID(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
-	if _, err := kindArg(args[0]); err != nil {
+	if err := checkKind(args[0]); err != nil {
 		return nil, err
 	}
 	if id := s.state.txID; id != 0 {
@@ -236,12 +236,12 @@ func (s *slot) fnTxID(_ *sqlite.FunctionContext, args []driver.Value) (driver.Va
 	return nil, errors.New("powersync_tx_id: no transaction id claimed")
 }
 
-func kindArg(v driver.Value) (int, error) {
-	k, ok := v.(int64)
-	if !ok || k < 0 || k > 1 {
-		return 0, errors.New("powersync: transaction kind must be 0 or 1")
+// checkKind checks the kind argument of powersync_tx_claim and powersync_tx_id.
+func checkKind(v driver.Value) error {
+	if k, ok := v.(int64); !ok || k < 0 || k > 1 {
+		return errors.New("powersync: transaction kind must be 0 or 1")
 	}
-	return int(k), nil
+	return nil
 }
 
 // fnCrudEntry implements powersync_crud_entry(op, id, type, data, old,
