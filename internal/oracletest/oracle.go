@@ -215,12 +215,6 @@ func Dump(tb testing.TB, dbPath string) string {
 	return Normalize(must(tb, "dump", Command(tb, "dump", dbPath)))
 }
 
-// DumpMaster is [Dump] with every sqlite_master entry printed first (`dump --master`).
-func DumpMaster(tb testing.TB, dbPath string) string {
-	tb.Helper()
-	return Normalize(must(tb, "dump --master", Command(tb, "dump", dbPath, "--master")))
-}
-
 // Diff compares the states of two database files with `oracle.sh diff` (with --master
 // when master is set) and returns whether they are the same and the unified diff. It
 // fails the test when the oracle reports an error (exit status 2).
