@@ -209,18 +209,8 @@ func (s *scanner) checkpoint(diff bool) (*checkpointLine, error) {
 			v, err := s.opID()
 			cp.writeCheckpoint, cp.hasWriteCheckpoint = v, true
 			return err
-		case "buckets":
-			if diff {
-				return s.skip()
-			}
-			haveBuckets = true
-			return s.array(func() error {
-				b, err := s.bucketChecksum()
-				cp.buckets = append(cp.buckets, b)
-				return err
-			})
-		case "updated_buckets":
-			if !diff {
+		case "buckets", "updated_buckets":
+			if diff != (string(k) == "updated_buckets") {
 				return s.skip()
 			}
 			haveBuckets = true
