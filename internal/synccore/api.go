@@ -122,8 +122,9 @@ type CloseSyncStream struct {
 	HideDisconnect bool `json:"hide_disconnect"`
 }
 
-// DidCompleteSync reports a completely applied checkpoint. Applied is the
-// write checkpoint (checkpoint request id) it carried, if any.
+// DidCompleteSync reports a completely applied checkpoint.
+// AppliedCheckpointRequestID is the write checkpoint (checkpoint request id)
+// it carried, if any.
 type DidCompleteSync struct {
 	AppliedCheckpointRequestID *int64 `json:"applied_checkpoint_request_id,omitempty,string"`
 }

@@ -16,9 +16,9 @@
 // key) with per-bucket checksum accumulators in ps_buckets. A checkpoint is
 // published into the ps_data__* tables, ps_untyped and raw tables only after
 // every bucket's checksum matched and no local write is pending (the
-// target_checkpoint_request_id gate in ps_kv). Publishing is done with set
-// statements over a temporary table of changed rows while the connection is
-// flagged as applying synced data.
+// target_checkpoint_request_id gate in ps_kv). Publishing streams the changed
+// rows from one query and writes them with multi-row statements per table
+// while the connection is flagged as applying synced data.
 //
 // # Errors
 //
@@ -28,9 +28,9 @@
 //
 // # API
 //
-// The API follows the project's contract. Additions: StreamKey is the
-// element type of StartRequest.ActiveStreams and UpdateSubscriptions;
-// raw tables are schema.RawTable values, taken from StartRequest;
+// Besides the Engine's control methods: StreamKey is the element type of
+// StartRequest.ActiveStreams and UpdateSubscriptions; raw tables are
+// schema.RawTable values, taken from StartRequest;
 // CurrentCheckpointRequestID, TargetCheckpointRequestID and
 // SetTargetCheckpointRequestID are package functions taking a Querier (they
 // need no iteration); CompleteCrud, WriteCheckpointNeeded and
