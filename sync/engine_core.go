@@ -10,8 +10,8 @@ import (
 )
 
 // newDefaultEngine returns the production state machine for db.
-func newDefaultEngine(db *sql.DB, o options) (engine, error) {
-	return &coreEngine{Engine: synccore.New(db, synccore.Options{Logger: o.logger, Now: o.now}), db: db}, nil
+func newDefaultEngine(db *sql.DB, o options) engine {
+	return &coreEngine{Engine: synccore.New(db, synccore.Options{Logger: o.logger, Now: o.now}), db: db}
 }
 
 // coreEngine is synccore's engine with the schema's raw tables added to

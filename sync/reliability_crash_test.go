@@ -52,10 +52,7 @@ func TestReliabilityCrashChild(t *testing.T) {
 		}
 	}
 	fmt.Println("WROTE")
-	eng, err := newDefaultEngine(db, defaultOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
+	eng := newDefaultEngine(db, defaultOptions())
 	conn := ConnectorFuncs{
 		FetchCredentialsFunc: func(context.Context) (*Credentials, error) {
 			return &Credentials{Endpoint: os.Getenv(crashEnvURL), Token: os.Getenv(crashEnvToken)}, nil

@@ -29,10 +29,7 @@ func FuzzStreamBody(f *testing.F) {
 	}
 	f.Add([]byte{5, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0x7f}, true)
 	db := openDB(f)
-	eng, err := newDefaultEngine(db, defaultOptions())
-	if err != nil {
-		f.Fatal(err)
-	}
+	eng := newDefaultEngine(db, defaultOptions())
 	ctx := f.Context()
 	f.Fuzz(func(t *testing.T, body []byte, binary bool) {
 		if _, err := eng.Start(ctx, synccore.StartRequest{IncludeDefaults: true, CheckpointMode: modeLegacy}); err != nil {

@@ -83,11 +83,7 @@ func New(db *sql.DB, c Connector, opts ...Option) (*Syncer, error) {
 	s.creds = &credentialCache{connector: c, now: o.now}
 	s.eng = o.eng
 	if s.eng == nil {
-		e, err := newDefaultEngine(db, o)
-		if err != nil {
-			return nil, err
-		}
-		s.eng = e
+		s.eng = newDefaultEngine(db, o)
 	}
 	if s.o.changes == nil {
 		s.o.changes = defaultChangeSource

@@ -129,8 +129,5 @@ func (s *Syncer) rejectPermanent(ctx context.Context, perm *PermanentError, head
 		ids[i] = e.ClientID
 	}
 	s.log.Warn("powersync: backend rejected upload entries permanently; set aside", "entries", ids, "reason", perm.Err)
-	if err := RejectCrud(ctx, s.db, perm.Err, entries...); err != nil {
-		return err
-	}
-	return nil
+	return RejectCrud(ctx, s.db, perm.Err, entries...)
 }
