@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/gopowersync/powersync/driver"
 	"github.com/gopowersync/powersync/schema"
 )
 
@@ -24,16 +23,7 @@ func testSchema() *schema.Schema {
 // openDB opens a fresh "powersync" database with testSchema.
 func openDB(t testing.TB) *sql.DB {
 	t.Helper()
-	c, err := driver.NewConnector(filepath.Join(t.TempDir(), "test.db"), driver.WithSchema(testSchema()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := sql.OpenDB(c)
-	t.Cleanup(func() { db.Close() })
-	if err := db.PingContext(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	return db
+	return openDBAt(t, filepath.Join(t.TempDir(), "test.db"))
 }
 
 func exec(t testing.TB, db *sql.DB, q string, args ...any) {
