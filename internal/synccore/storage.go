@@ -42,8 +42,7 @@ func opKey(op *oplogEntry) (string, bool) {
 
 type pendingPut struct {
 	op      *oplogEntry
-	key     string
-	hasKey  bool
+	key     string // "" when the op has no key
 	dropped bool
 }
 
@@ -69,6 +68,12 @@ func (c *call) insertOperations(d *dataLine, size int) error {
 	var updated []rowRef
 
 	ops := d.ops
+	keys := make([]string, len(ops)) // of PUT and REMOVE ops; "" when an op has none
+	for i := range ops {
+		if ops[i].op == opPut || ops[i].op == opRemove {
+			keys[i], _ = opKey(&ops[i])
+		}
+	}
 	for start := 0; start < len(ops); {
 		end := start
 		for end < len(ops) && ops[end].op != opClear {
@@ -77,7 +82,7 @@ func (c *call) insertOperations(d *dataLine, size int) error {
 		// Rows of earlier lines superseded by this run of ops.
 		var dbHashes map[string][]int32
 		if hasRows && end > start {
-			dbHashes, err = c.deleteKeys(bucketID, ops[start:end])
+			dbHashes, err = c.deleteKeys(bucketID, keys[start:end])
 			if err != nil {
 				return err
 			}
@@ -86,9 +91,9 @@ func (c *call) insertOperations(d *dataLine, size int) error {
 			op := &ops[i]
 			switch op.op {
 			case opPut, opRemove:
-				key, hasKey := opKey(op)
+				key := keys[i]
 				superseded := false
-				if hasKey {
+				if key != "" {
 					if hs, ok := dbHashes[key]; ok {
 						for _, h := range hs {
 							add += uint32(h)
@@ -113,10 +118,10 @@ func (c *call) insertOperations(d *dataLine, size int) error {
 					}
 					continue
 				}
-				if hasKey {
+				if key != "" {
 					pendingByKey[key] = len(puts)
 				}
-				puts = append(puts, pendingPut{op: op, key: key, hasKey: hasKey})
+				puts = append(puts, pendingPut{op: op, key: key})
 				opsum += op.checksum
 			case opMove:
 				add += op.checksum
@@ -174,21 +179,16 @@ WHERE id = ?`, last, int64(int32(add)), int64(int32(opsum)), len(ops), size, buc
 	return nil
 }
 
-// deleteKeys deletes the stored rows of a bucket whose keys appear in ops
-// and returns their hashes by key.
-func (c *call) deleteKeys(bucketID int64, ops []oplogEntry) (map[string][]int32, error) {
+// deleteKeys deletes the stored rows of a bucket with the given keys ("" and
+// repeats are skipped) and returns their hashes by key.
+func (c *call) deleteKeys(bucketID int64, opKeys []string) (map[string][]int32, error) {
 	const batch = 100
 	var keys []string
-	seen := make(map[string]struct{}, len(ops))
-	for i := range ops {
-		if ops[i].op != opPut && ops[i].op != opRemove {
-			continue
-		}
-		if k, ok := opKey(&ops[i]); ok {
-			if _, dup := seen[k]; !dup {
-				seen[k] = struct{}{}
-				keys = append(keys, k)
-			}
+	seen := make(map[string]struct{}, len(opKeys))
+	for _, k := range opKeys {
+		if _, dup := seen[k]; k != "" && !dup {
+			seen[k] = struct{}{}
+			keys = append(keys, k)
 		}
 	}
 	if len(keys) == 0 {
@@ -269,7 +269,7 @@ func (c *call) insertPuts(bucketID int64, puts []pendingPut) error {
 		}
 		op := p.op
 		var key, typ, id, data any
-		if p.hasKey {
+		if p.key != "" {
 			key = p.key
 		}
 		if op.hasType {
