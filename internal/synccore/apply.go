@@ -239,7 +239,7 @@ func (c *call) applyRows(priority int32, involved string) error {
 		}
 		t := typ.String
 		if internal, ok := tables[t]; ok {
-			err = w.add(quoteIdent(internal), false, t, id.String, data)
+			err = w.add(internal, false, t, id.String, data)
 		} else if raw, ok := c.e.it.rawTables[t]; ok {
 			err = c.applyRaw(raw, t, id.String, data)
 		} else {
@@ -263,8 +263,7 @@ type rowBatch struct {
 	typ     string
 	puts    []any // id, data pairs (untyped: type, id, data)
 	nPuts   int
-	dels    []any
-	nDels   int
+	dels    []any // ids
 }
 
 type rowWriter struct {
@@ -297,8 +296,7 @@ func (w *rowWriter) add(table string, untyped bool, typ, id string, data sql.Nul
 		return nil
 	}
 	b.dels = append(b.dels, id)
-	b.nDels++
-	if b.nDels == applyBatch {
+	if len(b.dels) == applyBatch {
 		return w.flushDels(b)
 	}
 	return nil
@@ -324,7 +322,7 @@ func (w *rowWriter) flushPuts(b *rowBatch) error {
 }
 
 func (w *rowWriter) flushDels(b *rowBatch) error {
-	if b.nDels == 0 {
+	if len(b.dels) == 0 {
 		return nil
 	}
 	var q strings.Builder
@@ -335,12 +333,12 @@ func (w *rowWriter) flushDels(b *rowBatch) error {
 	} else {
 		q.WriteString("DELETE FROM " + b.table + " WHERE id IN (?")
 	}
-	q.WriteString(strings.Repeat(", ?", b.nDels-1))
+	q.WriteString(strings.Repeat(", ?", len(b.dels)-1))
 	q.WriteString(")")
 	if _, err := w.c.exec(q.String(), args...); err != nil {
 		return fmt.Errorf("powersync: apply rows of %q: %w", b.typ, err)
 	}
-	b.dels, b.nDels = b.dels[:0], 0
+	b.dels = b.dels[:0]
 	return nil
 }
 
@@ -357,20 +355,15 @@ func (w *rowWriter) flushAll() error {
 }
 
 // jsonTables maps the synced (non-local) JSON tables' public names to their
-// internal table names.
+// internal table names, quoted.
 func (c *call) jsonTables() (map[string]string, error) {
-	rows, err := c.tx.QueryContext(c.ctx, "SELECT name FROM sqlite_master WHERE type = 'table' AND name GLOB 'ps_data__*'")
+	names, err := c.queryNames("SELECT name FROM sqlite_master WHERE type = 'table' AND name GLOB 'ps_data__*'")
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	out := make(map[string]string)
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			return nil, err
-		}
-		out[strings.TrimPrefix(n, "ps_data__")] = n
+	out := make(map[string]string, len(names))
+	for _, n := range names {
+		out[strings.TrimPrefix(n, "ps_data__")] = quoteIdent(n)
 	}
-	return out, rows.Err()
+	return out, nil
 }

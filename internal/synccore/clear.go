@@ -3,6 +3,7 @@ package synccore
 import (
 	"context"
 	"fmt"
+
 	"github.com/gopowersync/powersync/schema"
 )
 
@@ -53,7 +54,7 @@ func (e *Engine) Clear(ctx context.Context, flags ClearFlags, rawTables []schema
 		if flags&ClearLocalTables != 0 {
 			glob = "ps_data_*"
 		}
-		tables, err := queryNames(ctx, c, "SELECT name FROM sqlite_master WHERE type = 'table' AND name GLOB ?", glob)
+		tables, err := c.queryNames("SELECT name FROM sqlite_master WHERE type = 'table' AND name GLOB ?", glob)
 		if err != nil {
 			return err
 		}
@@ -109,8 +110,9 @@ func (e *Engine) TriggerResync(ctx context.Context, clearProgress bool) error {
 	return err
 }
 
-func queryNames(ctx context.Context, c *call, q string, args ...any) ([]string, error) {
-	rows, err := c.tx.QueryContext(ctx, q, args...)
+// queryNames returns the single text column of a query's rows.
+func (c *call) queryNames(q string, args ...any) ([]string, error) {
+	rows, err := c.tx.QueryContext(c.ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -5,8 +5,9 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"github.com/gopowersync/powersync/schema"
 	"strings"
+
+	"github.com/gopowersync/powersync/schema"
 )
 
 // applyRaw writes one changed row into a raw table with its put or delete
@@ -161,21 +162,8 @@ func (c *call) inferStatement(raw *schema.RawTable, put bool) (*schema.PendingSt
 	if raw.TableName == "" {
 		return nil, fmt.Errorf("%w: Raw table %s has no local name", ErrArgument, raw.Name)
 	}
-	rows, err := c.tx.QueryContext(c.ctx, "SELECT name FROM pragma_table_info(?) ORDER BY cid", raw.TableName)
+	cols, err := c.queryNames("SELECT name FROM pragma_table_info(?) ORDER BY cid", raw.TableName)
 	if err != nil {
-		return nil, err
-	}
-	var cols []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		cols = append(cols, n)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return nil, err
 	}
 	putSt, delSt, err := raw.InferStatements(cols)
