@@ -1,6 +1,7 @@
 package bson
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -128,35 +130,25 @@ func appendDoc(dst []byte, doc any, depth int) ([]byte, error) {
 	}
 }
 
-func appendArray(dst []byte, n int, at func(int) any, depth int) ([]byte, error) {
+// appendArray appends the array element key: x, a document whose keys are
+// the indexes "0", "1", ...
+func appendArray[T any](dst []byte, key string, x []T, depth int) ([]byte, error) {
+	dst, err := appendKey(dst, typeArray, key)
+	if err != nil {
+		return dst, err
+	}
+	depth++
 	if depth > MaxDepth {
 		return dst, fmt.Errorf("nesting deeper than %d levels: %w", MaxDepth, ErrUnsupported)
 	}
 	start := len(dst)
 	dst = append(dst, 0, 0, 0, 0)
-	var key [20]byte
-	var err error
-	for i := range n {
-		k := fmtIndex(key[:0], i)
-		if dst, err = appendElem(dst, string(k), at(i), depth); err != nil {
+	for i, v := range x {
+		if dst, err = appendElem(dst, strconv.Itoa(i), v, depth); err != nil {
 			return dst, err
 		}
 	}
 	return finish(dst, start)
-}
-
-func fmtIndex(b []byte, i int) []byte {
-	if i == 0 {
-		return append(b, '0')
-	}
-	var tmp [20]byte
-	n := len(tmp)
-	for i > 0 {
-		n--
-		tmp[n] = byte('0' + i%10)
-		i /= 10
-	}
-	return append(b, tmp[n:]...)
 }
 
 func finish(dst []byte, start int) ([]byte, error) {
@@ -237,25 +229,13 @@ func appendElem(dst []byte, key string, v any, depth int) ([]byte, error) {
 	case A:
 		return appendElem(dst, key, []any(x), depth)
 	case []any:
-		if dst, err = appendKey(dst, typeArray, key); err != nil {
-			return dst, err
-		}
-		return appendArray(dst, len(x), func(i int) any { return x[i] }, depth+1)
+		return appendArray(dst, key, x, depth)
 	case []string:
-		if dst, err = appendKey(dst, typeArray, key); err != nil {
-			return dst, err
-		}
-		return appendArray(dst, len(x), func(i int) any { return x[i] }, depth+1)
+		return appendArray(dst, key, x, depth)
 	case []D:
-		if dst, err = appendKey(dst, typeArray, key); err != nil {
-			return dst, err
-		}
-		return appendArray(dst, len(x), func(i int) any { return x[i] }, depth+1)
+		return appendArray(dst, key, x, depth)
 	case []map[string]any:
-		if dst, err = appendKey(dst, typeArray, key); err != nil {
-			return dst, err
-		}
-		return appendArray(dst, len(x), func(i int) any { return x[i] }, depth+1)
+		return appendArray(dst, key, x, depth)
 	default:
 		return dst, fmt.Errorf("value of type %T for key %q: %w", v, key, ErrUnsupported)
 	}
@@ -420,7 +400,7 @@ func (d *decoder) cstring(off, limit int) (string, int, error) {
 	if off > limit {
 		return "", 0, d.errf(off, "truncated element name")
 	}
-	i := indexByte(d.data[off:limit], 0)
+	i := bytes.IndexByte(d.data[off:limit], 0)
 	if i < 0 {
 		return "", 0, d.errf(off, "unterminated element name")
 	}
@@ -429,15 +409,6 @@ func (d *decoder) cstring(off, limit int) (string, int, error) {
 		return "", 0, d.errf(off, "element name is not valid UTF-8")
 	}
 	return string(b), off + i + 1, nil
-}
-
-func indexByte(b []byte, c byte) int {
-	for i, x := range b {
-		if x == c {
-			return i
-		}
-	}
-	return -1
 }
 
 // value decodes one value of type t at off; the value must end at or before limit.
