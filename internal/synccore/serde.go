@@ -133,13 +133,12 @@ func appendRustFloat(b []byte, f float64) []byte {
 			b = append(b, '0')
 		}
 		return append(b, digits...)
-	case length == 1:
-		b = append(b, digits...)
-		b = append(b, 'e')
-		return strconv.AppendInt(b, int64(kk-1), 10)
 	default:
-		b = append(b, digits[0], '.')
-		b = append(b, digits[1:]...)
+		b = append(b, digits[0])
+		if length > 1 {
+			b = append(b, '.')
+			b = append(b, digits[1:]...)
+		}
 		b = append(b, 'e')
 		return strconv.AppendInt(b, int64(kk-1), 10)
 	}
