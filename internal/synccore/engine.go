@@ -7,21 +7,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/gopowersync/powersync/schema"
 	"slices"
 
 	"github.com/gopowersync/powersync/driver"
+	"github.com/gopowersync/powersync/schema"
 	sqlite "modernc.org/sqlite"
 )
-
-// bucketState is one bucket of a tracked checkpoint.
-type bucketState struct {
-	checksum      uint32
-	priority      int32
-	count         int64
-	hasCount      bool
-	subscriptions []bucketReason
-}
 
 // checkpoint is the checkpoint the iteration is tracking. It is never
 // mutated after it was installed: diffs build a new one.
@@ -29,7 +20,7 @@ type checkpoint struct {
 	lastOpID           int64
 	writeCheckpoint    int64
 	hasWriteCheckpoint bool
-	buckets            map[string]*bucketState
+	buckets            map[string]*bucketChecksum
 }
 
 func (cp *checkpoint) sortedNames() []string {
@@ -43,7 +34,7 @@ func (cp *checkpoint) sortedNames() []string {
 
 // included reports whether a bucket takes part in a sync at priority p
 // (p < 0: complete sync).
-func (b *bucketState) included(p int32) bool { return p < 0 || b.priority <= p }
+func (b *bucketChecksum) included(p int32) bool { return p < 0 || b.priority <= p }
 
 type progressEntry struct {
 	priority  int32

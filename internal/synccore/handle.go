@@ -52,14 +52,10 @@ func (c *call) onCheckpoint(line *checkpointLine, diff bool) error {
 		toDelete = line.removed
 		streams = it.cpStreams
 	} else {
-		cp.buckets = make(map[string]*bucketState, len(line.buckets))
+		cp.buckets = make(map[string]*bucketChecksum, len(line.buckets))
 	}
 	for i := range line.buckets {
-		b := &line.buckets[i]
-		cp.buckets[b.bucket] = &bucketState{
-			checksum: b.checksum, priority: b.priority, count: b.count,
-			hasCount: b.hasCount, subscriptions: b.subscriptions,
-		}
+		cp.buckets[line.buckets[i].bucket] = &line.buckets[i]
 	}
 	if !diff {
 		previous := it.localBuckets
