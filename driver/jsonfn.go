@@ -3,10 +3,11 @@ package driver
 import (
 	"bytes"
 	"errors"
-	"math"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/gopowersync/powersync/internal/serdejson"
 )
 
 // This file holds the JSON helpers behind the SQL functions powersync_diff,
@@ -42,115 +43,20 @@ type jsonValue struct {
 	obj  map[string]jsonValue
 }
 
-// classifyNumber parses a JSON number literal as the core's parser
-// (serde_json without exact float parsing) does, because the result decides
-// both equality and how the number is written back:
-//   - a literal with no fraction, no exponent and no u64 overflow is an
-//     integer (non-negative: u64; negative: i64 when it fits);
-//   - anything else, "-0" included, is a float computed as digits × 10^exp
-//     with one multiplication or division, which is not always the nearest
-//     float to the literal.
+// classifyNumber parses a JSON number literal as the core does (see
+// serdejson.ParseNumber).
 func classifyNumber(text string) jsonValue {
-	i, positive := 0, true
-	if i < len(text) && text[i] == '-' {
-		positive = false
-		i++
+	n := serdejson.ParseNumber(text)
+	switch n.Kind {
+	case serdejson.PosInt:
+		return jsonValue{kind: kindPosInt, u: n.U}
+	case serdejson.NegInt:
+		return jsonValue{kind: kindNegInt, i: n.I}
 	}
-	const ovf, lastDigit = math.MaxUint64 / 10, math.MaxUint64 % 10
-	overflows := func(sig, d uint64) bool { return sig >= ovf && (sig > ovf || d > lastDigit) }
-	var sig uint64
-	exp, long, isFloat := 0, false, false
-	for ; i < len(text) && isDigit(text[i]); i++ {
-		d := uint64(text[i] - '0')
-		if long || overflows(sig, d) {
-			long, isFloat = true, true
-			exp++
-			continue
-		}
-		sig = sig*10 + d
-	}
-	if i < len(text) && text[i] == '.' {
-		isFloat = true
-		for i++; i < len(text) && isDigit(text[i]); i++ {
-			d := uint64(text[i] - '0')
-			if long || overflows(sig, d) {
-				long = true // further fraction digits are ignored
-				continue
-			}
-			sig = sig*10 + d
-			exp--
-		}
-	}
-	if i < len(text) && (text[i] == 'e' || text[i] == 'E') {
-		isFloat = true
-		i++
-		neg := false
-		if i < len(text) && (text[i] == '+' || text[i] == '-') {
-			neg = text[i] == '-'
-			i++
-		}
-		e := 0
-		for ; i < len(text) && isDigit(text[i]); i++ {
-			if e < 1_000_000 {
-				e = e*10 + int(text[i]-'0')
-			}
-		}
-		if neg {
-			exp -= e
-		} else {
-			exp += e
-		}
-	}
-	if !isFloat {
-		if positive {
-			return jsonValue{kind: kindPosInt, u: sig}
-		}
-		if sig != 0 && sig <= 1<<63 {
-			return jsonValue{kind: kindNegInt, i: int64(-sig)}
-		}
-	}
-	f := float64(sig)
-	for {
-		if a := abs(exp); a < len(pow10) {
-			if exp >= 0 {
-				f *= pow10[a]
-			} else {
-				f /= pow10[a]
-			}
-			break
-		}
-		if f == 0 || exp > 0 {
-			if exp > 0 && f != 0 {
-				f = math.Inf(1)
-			}
-			break
-		}
-		f /= 1e308
-		exp += 308
-	}
-	if !positive {
-		f = -f
-	}
-	return jsonValue{kind: kindFloat, f: f}
+	return jsonValue{kind: kindFloat, f: n.F}
 }
-
-// pow10 holds 1e0 … 1e308, the factors the core's parser scales by.
-var pow10 = func() []float64 {
-	p := make([]float64, 309)
-	for i := range p {
-		p[i], _ = strconv.ParseFloat("1e"+strconv.Itoa(i), 64)
-	}
-	return p
-}()
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
-
-func abs(x int) int {
-	if x < 0 {
-		return -x
-	}
-	return x
-}
 
 func (a jsonValue) equal(b jsonValue) bool {
 	if a.kind != b.kind {
@@ -341,102 +247,14 @@ func writeValue(buf *bytes.Buffer, v jsonValue) {
 	}
 }
 
-const hexDigits = "0123456789abcdef"
-
-// writeString escapes as serde_json does: quote, backslash and control
-// characters only; everything else, non-ASCII included, is written raw.
+// writeString escapes s as the core does (see serdejson.AppendString).
 func writeString(buf *bytes.Buffer, s string) {
-	buf.WriteByte('"')
-	start := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' {
-			continue
-		}
-		buf.WriteString(s[start:i])
-		switch c {
-		case '"':
-			buf.WriteString(`\"`)
-		case '\\':
-			buf.WriteString(`\\`)
-		case '\b':
-			buf.WriteString(`\b`)
-		case '\f':
-			buf.WriteString(`\f`)
-		case '\n':
-			buf.WriteString(`\n`)
-		case '\r':
-			buf.WriteString(`\r`)
-		case '\t':
-			buf.WriteString(`\t`)
-		default:
-			buf.WriteString(`\u00`)
-			buf.WriteByte(hexDigits[c>>4])
-			buf.WriteByte(hexDigits[c&0xf])
-		}
-		start = i + 1
-	}
-	buf.WriteString(s[start:])
-	buf.WriteByte('"')
+	buf.Write(serdejson.AppendString(buf.AvailableBuffer(), s))
 }
 
-// writeFloat formats f as the core does: shortest round-trip digits, plain
-// notation when the value is below 1e16 and at least 1e-5, scientific
-// otherwise ("1e+20", "1.5e-7"), and ".0" on whole numbers.
+// writeFloat formats f as the core does (see serdejson.AppendFloat).
 func writeFloat(buf *bytes.Buffer, f float64) {
-	if math.IsNaN(f) || math.IsInf(f, 0) {
-		buf.WriteString("null") // serde_json writes non-finite floats as null
-		return
-	}
-	if f == 0 {
-		if math.Signbit(f) {
-			buf.WriteString("-0.0")
-		} else {
-			buf.WriteString("0.0")
-		}
-		return
-	}
-	if f < 0 {
-		buf.WriteByte('-')
-		f = -f
-	}
-	// Shortest digits and exponent: d.ddddde±x
-	sci := strconv.FormatFloat(f, 'e', -1, 64)
-	mant, expText, _ := strings.Cut(sci, "e")
-	exp, _ := strconv.Atoi(expText)
-	digits := strings.Replace(mant, ".", "", 1)
-	length := len(digits)
-	k := exp - (length - 1) // value = digits * 10^k
-	kk := length + k        // 10^(kk-1) <= value < 10^kk
-	switch {
-	case k >= 0 && kk <= 16:
-		buf.WriteString(digits)
-		for range k {
-			buf.WriteByte('0')
-		}
-		buf.WriteString(".0")
-	case kk > 0 && kk <= 16:
-		buf.WriteString(digits[:kk])
-		buf.WriteByte('.')
-		buf.WriteString(digits[kk:])
-	case kk > -5 && kk <= 0:
-		buf.WriteString("0.")
-		for range -kk {
-			buf.WriteByte('0')
-		}
-		buf.WriteString(digits)
-	default:
-		buf.WriteString(digits[:1])
-		if length > 1 {
-			buf.WriteByte('.')
-			buf.WriteString(digits[1:])
-		}
-		buf.WriteByte('e')
-		if kk-1 > 0 {
-			buf.WriteByte('+')
-		}
-		buf.WriteString(strconv.Itoa(kk - 1))
-	}
+	buf.Write(serdejson.AppendFloat(buf.AvailableBuffer(), f))
 }
 
 // jsonMerge implements powersync_json_merge: the members of each object
