@@ -325,8 +325,10 @@ func (s *scanner) streamDescription() (streamDescription, error) {
 				return nil
 			}
 			err = s.array(func() error {
-				e := streamError{subscription: -1}
-				return s.object(func(k []byte) error {
+				// Read the whole error object before keeping it: its keys
+				// may come in any order.
+				e, hasSub := streamError{subscription: -1}, false
+				err := s.object(func(k []byte) error {
 					var err error
 					switch string(k) {
 					case "subscription":
@@ -339,19 +341,18 @@ func (s *scanner) streamDescription() (streamDescription, error) {
 						} else {
 							e.subscription, err = s.integer()
 						}
-						if err == nil {
-							d.errors = append(d.errors, e)
-						}
+						hasSub = err == nil
 					case "message":
 						e.message, err = s.str()
-						if err == nil && len(d.errors) > 0 {
-							d.errors[len(d.errors)-1].message = e.message
-						}
 					default:
 						err = s.skip()
 					}
 					return err
 				})
+				if err == nil && hasSub {
+					d.errors = append(d.errors, e)
+				}
+				return err
 			})
 		default:
 			err = s.skip()
