@@ -39,29 +39,6 @@ func TestChecksumParsing(t *testing.T) {
 	}
 }
 
-func TestChecksumArithmetic(t *testing.T) {
-	// spec test-vectors §6.2: uint32 wrapping
-	m, one, z := uint32(0xFFFFFFFF), uint32(1), uint32(0)
-	if a := m + one; a != 0 {
-		t.Errorf("0xFFFFFFFF + 1 = %d", a)
-	}
-	if a := z - one; a != 0xFFFFFFFF {
-		t.Errorf("0 - 1 = %x", a)
-	}
-	x := uint32(0x8FFFFFFF)
-	a := x + 0x80000000
-	if a != 0x0FFFFFFF {
-		t.Errorf("0x8FFFFFFF + 0x80000000 = %x", a)
-	}
-	if a-0x80000001 != 0x8FFFFFFE {
-		t.Errorf("got %x", a-0x80000001)
-	}
-	// stored forms: hash as signed i32, accumulators as unsigned
-	if h := uint32(4294967290); int64(int32(h)) != -6 {
-		t.Errorf("i32(4294967290) = %d", int64(int32(h)))
-	}
-}
-
 func TestParseTextLine(t *testing.T) {
 	tests := []struct {
 		name string
