@@ -550,3 +550,98 @@ func (e *Engine) CompletedUpload(ctx context.Context) ([]Instruction, error) {
 		return c.checkpointApplied(cp)
 	})
 }
+
+// Batching limits for LinesText and LinesBinary callers: how many received
+// lines, and how many bytes of them, a client hands over at once.
+const (
+	MaxBatchLines = 16
+	MaxBatchBytes = 4 << 20
+)
+
+// LinesText processes NDJSON lines of the sync stream in order, as LineText
+// would one after another, except that each run of consecutive data lines
+// is written in one transaction. A client calls it with the lines it has
+// already received: during a large download this commits once per batch
+// instead of once per line, which writes each page dirtied by the batch to
+// the WAL once instead of once per line.
+//
+// Data lines only add to the oplog, which no reader sees before a checkpoint
+// is applied, so batching them changes nothing that becomes visible. If a
+// line of a run fails, the whole run is rolled back, like a single line's
+// call, and the iteration ends: the client reconnects and the service
+// resends from the positions that were committed. Status updates of a run
+// come as one instruction, after the run. Lines after one that closes the
+// stream (CloseSyncStream) are not processed, as a client stops reading
+// there. On error, the instructions of the
+// lines processed before the failing call are returned with it.
+func (e *Engine) LinesText(ctx context.Context, lines [][]byte) ([]Instruction, error) {
+	return e.lines(ctx, lines, false)
+}
+
+// LinesBinary is LinesText for BSON documents.
+func (e *Engine) LinesBinary(ctx context.Context, docs [][]byte) ([]Instruction, error) {
+	return e.lines(ctx, docs, true)
+}
+
+type parsedLine struct {
+	line syncLine
+	err  error
+	size int
+}
+
+func (e *Engine) lines(ctx context.Context, raw [][]byte, binary bool) ([]Instruction, error) {
+	parsed := make([]parsedLine, len(raw))
+	for i, b := range raw {
+		p := &parsed[i]
+		p.size = len(b)
+		if binary {
+			p.line, p.err = parseBinaryLine(b)
+		} else {
+			p.line, p.err = parseTextLine(b)
+		}
+	}
+	var out []Instruction
+	for i := 0; i < len(parsed); {
+		j := i + 1
+		kind := classifyLine(raw[i], binary)
+		if parsed[i].err == nil && parsed[i].line.kind == lineData {
+			size := parsed[i].size
+			for j < len(parsed) && parsed[j].err == nil && parsed[j].line.kind == lineData {
+				size += parsed[j].size
+				j++
+			}
+			kind = callKind{bulk: size >= bulkLine}
+		}
+		run := parsed[i:j]
+		ins, err := e.runWith(ctx, true, kind, func(c *call) error {
+			for k := range run {
+				if run[k].err != nil {
+					return run[k].err
+				}
+				if err := c.handleLine(&run[k].line, run[k].size); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		out = append(out, ins...)
+		if err != nil {
+			return out, err
+		}
+		if hasCloseStream(ins) {
+			// The client closes the stream here: later lines are not read.
+			return out, nil
+		}
+		i = j
+	}
+	return out, nil
+}
+
+func hasCloseStream(ins []Instruction) bool {
+	for _, in := range ins {
+		if _, ok := in.(CloseSyncStream); ok {
+			return true
+		}
+	}
+	return false
+}

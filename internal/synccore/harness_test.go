@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -91,6 +92,12 @@ type replayer struct {
 	rawTables []schema.RawTable
 	// instrs records every instruction list, for tests that inspect them.
 	instrs [][]Instruction
+	// batch > 1 hands runs of up to batch sync lines (sizes drawn from
+	// batchRand) to LinesText instead of LineText one by one.
+	batch     int
+	batchRand *rand.Rand
+	// dumps are the state dumps written into out, in order.
+	dumps []string
 }
 
 func truncPayload(p string) string {
@@ -269,7 +276,26 @@ func (r *replayer) dump(title string) {
 	if err != nil {
 		r.t.Fatal(err)
 	}
+	r.dumps = append(r.dumps, s)
 	r.out.WriteString(strings.Replace(s, "######## final state", "######## "+title, 1))
+}
+
+// flushLines hands the pending lines to LinesText.
+func (r *replayer) flushLines(pending []string) ([]Instruction, error) {
+	if len(pending) == 0 {
+		return nil, nil
+	}
+	bs := make([][]byte, len(pending))
+	for i, l := range pending {
+		bs[i] = []byte(l)
+	}
+	ins, err := r.e.LinesText(r.ctx, bs)
+	fmt.Fprintf(&r.out, "> lines_text (%d lines)\n", len(pending))
+	for _, i := range ins {
+		fmt.Fprintf(&r.out, "< %s\n", canonJSON(i))
+	}
+	r.instrs = append(r.instrs, ins)
+	return ins, err
 }
 
 // run replays linesPath the way the oracle's sync_replay.py does.
@@ -299,6 +325,8 @@ func (r *replayer) run(linesPath, mode string) {
 	sc := bufio.NewScanner(f)
 	sc.Buffer(nil, 64<<20)
 	closed := false
+	var pending []string // lines for LinesText (batch > 1)
+	target := 0
 	for n := 1; sc.Scan(); n++ {
 		line := strings.TrimSpace(sc.Text())
 		if line == "" || strings.HasPrefix(line, "#") {
@@ -306,6 +334,15 @@ func (r *replayer) run(linesPath, mode string) {
 		}
 		var res []Instruction
 		var err error
+		if r.batch > 1 && len(pending) > 0 && strings.HasPrefix(line, "!") {
+			res, err = r.flushLines(pending)
+			pending = nil
+			if err != nil || hasClose(res) {
+				fmt.Fprintf(&r.out, "! before line %d: batch ended the stream: %v\n", n, err)
+				closed = true
+				break
+			}
+		}
 		switch {
 		case line == "!dump":
 			r.dump(fmt.Sprintf("state at line %d", n))
@@ -334,6 +371,16 @@ func (r *replayer) run(linesPath, mode string) {
 				pp = &payload
 			}
 			res, err = r.call(op, pp)
+		case r.batch > 1:
+			if target == 0 {
+				target = 1 + r.batchRand.IntN(r.batch)
+			}
+			pending = append(pending, line)
+			if len(pending) < target {
+				continue
+			}
+			res, err = r.flushLines(pending)
+			pending, target = nil, 0
 		default:
 			res, err = r.call("line_text", &line)
 		}
@@ -350,6 +397,13 @@ func (r *replayer) run(linesPath, mode string) {
 	}
 	if err := sc.Err(); err != nil {
 		r.t.Fatal(err)
+	}
+	if !closed && len(pending) > 0 {
+		res, err := r.flushLines(pending)
+		if err != nil || hasClose(res) {
+			fmt.Fprintf(&r.out, "! at the end: batch ended the stream: %v\n", err)
+			closed = true
+		}
 	}
 	if !closed {
 		end := "end"
