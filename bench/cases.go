@@ -110,8 +110,10 @@ func countRows(ctx context.Context, db *sql.DB, table string) (int, error) {
 	return n, err
 }
 
-// replayer feeds sync lines to our state machine, one control call (and
-// transaction) per line, as the oracle's sync_apply case does for the core.
+// replayer feeds sync lines to our state machine in batches, as the Syncer
+// does with the lines it has received (synccore.Engine.LinesText: a run of
+// data lines is one transaction). The oracle's sync_apply case makes one
+// control call per line on the core.
 type replayer struct {
 	eng  *synccore.Engine
 	done bool // a DidCompleteSync was returned
@@ -128,24 +130,46 @@ func startReplay(ctx context.Context, db *sql.DB) (*replayer, error) {
 	return r, nil
 }
 
-func (r *replayer) line(ctx context.Context, l []byte) error {
-	ins, err := r.eng.LineText(ctx, l)
+func (r *replayer) batch(ctx context.Context, batch [][]byte) error {
+	ins, err := r.eng.LinesText(ctx, batch)
 	if err != nil {
 		return err
 	}
 	for _, in := range ins {
-		switch in := in.(type) {
+		switch in.(type) {
 		case synccore.DidCompleteSync:
 			r.done = true
 		case synccore.CloseSyncStream:
 			b, _ := json.Marshal(ins)
 			return fmt.Errorf("unexpected CloseSyncStream: %s", b)
-		default:
-			_ = in
 		}
 	}
 	return nil
 }
+
+// replay feeds lines in batches of up to synccore.MaxBatchLines lines and
+// MaxBatchBytes bytes. A batch ends before each checkpoint_complete line;
+// beforeComplete, if not nil, runs just before such a line is fed.
+func (r *replayer) replay(ctx context.Context, lines [][]byte, beforeComplete func()) error {
+	for len(lines) > 0 {
+		n, size := 1, len(lines[0])
+		for n < len(lines) && n < synccore.MaxBatchLines && size+len(lines[n]) <= synccore.MaxBatchBytes &&
+			!isComplete(lines[n]) {
+			size += len(lines[n])
+			n++
+		}
+		if beforeComplete != nil && isComplete(lines[0]) {
+			beforeComplete()
+		}
+		if err := r.batch(ctx, lines[:n]); err != nil {
+			return err
+		}
+		lines = lines[n:]
+	}
+	return nil
+}
+
+func isComplete(l []byte) bool { return bytes.HasPrefix(l, []byte(`{"checkpoint_complete"`)) }
 
 // replayAll replays lines and returns the time until checkpoint_complete
 // was fed (the download phase) and in total.
@@ -155,13 +179,8 @@ func replayAll(ctx context.Context, db *sql.DB, lines [][]byte) (download, total
 	if err != nil {
 		return 0, 0, err
 	}
-	for _, l := range lines {
-		if bytes.HasPrefix(l, []byte(`{"checkpoint_complete"`)) {
-			download = time.Since(t0)
-		}
-		if err := r.line(ctx, l); err != nil {
-			return 0, 0, err
-		}
+	if err := r.replay(ctx, lines, func() { download = time.Since(t0) }); err != nil {
+		return 0, 0, err
 	}
 	total = time.Since(t0)
 	if !r.done {
@@ -440,10 +459,8 @@ func caseCheckpoint(ctx context.Context, o caseOptions) ([]result, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, l := range lines {
-		if err := r.line(ctx, l); err != nil {
-			return nil, err
-		}
+	if err := r.replay(ctx, lines, nil); err != nil {
+		return nil, err
 	}
 	if !r.done {
 		return nil, errors.New("initial checkpoint was not applied")
@@ -464,10 +481,10 @@ func caseCheckpoint(ctx context.Context, o caseOptions) ([]result, error) {
 			r.done = false
 			start = time.Now()
 		default:
-			if err := r.line(ctx, l); err != nil {
+			if err := r.batch(ctx, [][]byte{l}); err != nil {
 				return nil, err
 			}
-			if bytes.HasPrefix(l, []byte(`{"checkpoint_complete"`)) {
+			if isComplete(l) {
 				if !r.done {
 					return nil, fmt.Errorf("%s checkpoint was not applied", group)
 				}

@@ -133,16 +133,29 @@ func (s *Syncer) iteration(ctx context.Context, sess *session) (immediate bool, 
 		idle = idleTimer.C
 	}
 	first := true
+	var held *lineMsg // read while gathering a batch, handled next
 	for {
-		select {
-		case <-ctx.Done():
-			return false, ctx.Err()
-		case <-idle:
-			return false, errStreamIdle
-		case l := <-lines:
-			if idleTimer != nil {
-				idleTimer.Reset(s.o.idleTimeout)
+		var l lineMsg
+		if held != nil {
+			l, held = *held, nil
+		} else {
+			select {
+			case <-ctx.Done():
+				return false, ctx.Err()
+			case <-idle:
+				return false, errStreamIdle
+			case l = <-lines:
+				if idleTimer != nil {
+					idleTimer.Reset(s.o.idleTimeout)
+				}
+			case <-sess.evNotify:
+				if c, done := s.onEvents(ctx, sess); done {
+					return c.immediate, c.err
+				}
+				continue
 			}
+		}
+		{
 			if l.err != nil {
 				c, _ := s.step(ctx, sess, s.eng.ConnectionEnd)
 				if c.err != nil {
@@ -153,11 +166,13 @@ func (s *Syncer) iteration(ctx context.Context, sess *session) (immediate bool, 
 				}
 				return false, fmt.Errorf("powersync: read sync stream: %w", l.err)
 			}
-			feed := s.eng.LineText
+			batch, next := gatherLines(l, lines)
+			held = next
+			feed := s.eng.LinesText
 			if l.binary {
-				feed = s.eng.LineBinary
+				feed = s.eng.LinesBinary
 			}
-			c, done := s.step(ctx, sess, func(ctx context.Context) ([]synccore.Instruction, error) { return feed(ctx, l.data) })
+			c, done := s.step(ctx, sess, func(ctx context.Context) ([]synccore.Instruction, error) { return feed(ctx, batch) })
 			if first {
 				first = false
 				sess.kickUpload() // upload offline writes on every (re)connect
@@ -165,31 +180,60 @@ func (s *Syncer) iteration(ctx context.Context, sess *session) (immediate bool, 
 			if done {
 				return c.immediate, c.err
 			}
-		case <-sess.evNotify:
-			upload, token, subs, failure := sess.takeEvents()
-			if failure != nil {
-				return false, failure
-			}
-			if token {
-				if c, done := s.step(ctx, sess, s.eng.RefreshedToken); done {
-					return c.immediate, c.err
-				}
-			}
-			if subs {
-				active := s.activeStreams()
-				if c, done := s.step(ctx, sess, func(ctx context.Context) ([]synccore.Instruction, error) {
-					return s.eng.UpdateSubscriptions(ctx, active)
-				}); done {
-					return c.immediate, c.err
-				}
-			}
-			if upload {
-				if c, done := s.step(ctx, sess, s.eng.CompletedUpload); done {
-					return c.immediate, c.err
-				}
-			}
 		}
 	}
+}
+
+// gatherLines returns first's data and the lines that were already received
+// after it, up to synccore.MaxBatchLines lines and MaxBatchBytes bytes, so
+// that the state machine writes them in one transaction (see
+// synccore.Engine.LinesText). It never waits for the network. A message
+// taken from the channel that does not fit (an error, or over the limit) is
+// returned as next.
+func gatherLines(first lineMsg, lines <-chan lineMsg) (batch [][]byte, next *lineMsg) {
+	batch = [][]byte{first.data}
+	size := len(first.data)
+	for len(batch) < synccore.MaxBatchLines && size < synccore.MaxBatchBytes {
+		select {
+		case m := <-lines:
+			if m.err != nil || size+len(m.data) > synccore.MaxBatchBytes {
+				return batch, &m
+			}
+			batch = append(batch, m.data)
+			size += len(m.data)
+		default:
+			return batch, nil
+		}
+	}
+	return batch, nil
+}
+
+// onEvents handles what the session posted: completed uploads, a refreshed
+// token, changed subscriptions, or a failure.
+func (s *Syncer) onEvents(ctx context.Context, sess *session) (closeResult, bool) {
+	upload, token, subs, failure := sess.takeEvents()
+	if failure != nil {
+		return closeResult{err: failure}, true
+	}
+	if token {
+		if c, done := s.step(ctx, sess, s.eng.RefreshedToken); done {
+			return c, true
+		}
+	}
+	if subs {
+		active := s.activeStreams()
+		if c, done := s.step(ctx, sess, func(ctx context.Context) ([]synccore.Instruction, error) {
+			return s.eng.UpdateSubscriptions(ctx, active)
+		}); done {
+			return c, true
+		}
+	}
+	if upload {
+		if c, done := s.step(ctx, sess, s.eng.CompletedUpload); done {
+			return c, true
+		}
+	}
+	return closeResult{}, false
 }
 
 type closeResult struct {
@@ -202,6 +246,9 @@ type closeResult struct {
 func (s *Syncer) step(ctx context.Context, sess *session, call func(context.Context) ([]synccore.Instruction, error)) (closeResult, bool) {
 	instrs, err := call(ctx)
 	if err != nil {
+		// A batch of lines returns the instructions of the lines before
+		// the failing one: act on them (a completed sync, the status).
+		s.handle(ctx, sess, instrs)
 		if ctx.Err() != nil {
 			return closeResult{err: ctx.Err()}, true
 		}
@@ -345,11 +392,12 @@ type lineMsg struct {
 }
 
 // readLines reads the response body on its own goroutine, one NDJSON line
-// or BSON document at a time, and hands each to the returned channel (one in
-// flight, so memory does not grow with the stream). The stop function
+// or BSON document at a time, and hands each to the returned channel. Up to
+// synccore.MaxBatchLines lines wait in the channel, so the next batch is
+// read while one is written, and memory does not grow with the stream. The stop function
 // closes the body and waits for the goroutine.
 func (s *Syncer) readLines(resp *http.Response) (<-chan lineMsg, func()) {
-	ch := make(chan lineMsg)
+	ch := make(chan lineMsg, synccore.MaxBatchLines)
 	quit := make(chan struct{})
 	done := make(chan struct{})
 	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))

@@ -133,14 +133,38 @@ func (f *fakeEngine) Stop(ctx context.Context) ([]synccore.Instruction, error) {
 	return f.end("stop")
 }
 
-func (f *fakeEngine) LineBinary(ctx context.Context, doc []byte) ([]synccore.Instruction, error) {
+// LinesBinary and LinesText take a batch line by line, stopping after a
+// line that closes the stream, as the real engine does.
+func (f *fakeEngine) LinesBinary(ctx context.Context, docs [][]byte) ([]synccore.Instruction, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.record("binary:" + strconv.Itoa(len(doc)))
-	return nil, f.requireActive("line_binary")
+	for _, doc := range docs {
+		f.record("binary:" + strconv.Itoa(len(doc)))
+		if err := f.requireActive("line_binary"); err != nil {
+			return nil, err
+		}
+	}
+	return nil, nil
 }
 
-func (f *fakeEngine) LineText(ctx context.Context, line []byte) ([]synccore.Instruction, error) {
+func (f *fakeEngine) LinesText(ctx context.Context, lines [][]byte) ([]synccore.Instruction, error) {
+	var out []synccore.Instruction
+	for _, l := range lines {
+		ins, err := f.lineText(l)
+		out = append(out, ins...)
+		if err != nil {
+			return out, err
+		}
+		for _, in := range ins {
+			if _, ok := in.(synccore.CloseSyncStream); ok {
+				return out, nil
+			}
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeEngine) lineText(line []byte) ([]synccore.Instruction, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.record("line:" + string(line))

@@ -83,16 +83,34 @@ type markingEngine struct {
 	lines int
 }
 
-func (m *markingEngine) LineText(ctx context.Context, line []byte) ([]synccore.Instruction, error) {
-	if bytes.HasPrefix(line, []byte(`{"checkpoint_complete"`)) {
-		fmt.Println("APPLY")
+// LinesText marks each committed data line ("DATA n") and the start of
+// each apply ("APPLY"): a batch is fed in parts that end before each
+// checkpoint_complete, so that the lines before it are committed when
+// APPLY is printed.
+func (m *markingEngine) LinesText(ctx context.Context, lines [][]byte) ([]synccore.Instruction, error) {
+	var out []synccore.Instruction
+	for len(lines) > 0 {
+		n := 1
+		for n < len(lines) && !bytes.HasPrefix(lines[n], []byte(`{"checkpoint_complete"`)) {
+			n++
+		}
+		if bytes.HasPrefix(lines[0], []byte(`{"checkpoint_complete"`)) {
+			fmt.Println("APPLY")
+		}
+		ins, err := m.engine.LinesText(ctx, lines[:n])
+		out = append(out, ins...)
+		if err != nil {
+			return out, err
+		}
+		for _, l := range lines[:n] {
+			if bytes.HasPrefix(l, []byte(`{"data"`)) {
+				m.lines++
+				fmt.Println("DATA", m.lines)
+			}
+		}
+		lines = lines[n:]
 	}
-	out, err := m.engine.LineText(ctx, line)
-	if err == nil && bytes.HasPrefix(line, []byte(`{"data"`)) {
-		m.lines++
-		fmt.Println("DATA", m.lines)
-	}
-	return out, err
+	return out, nil
 }
 
 // TestReliabilityKill9 kills a syncing process with SIGKILL in the middle

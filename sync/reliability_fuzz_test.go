@@ -53,11 +53,11 @@ func FuzzStreamBody(f *testing.F) {
 				}
 				break
 			}
-			feed := eng.LineText
+			feed := eng.LinesText
 			if binary {
-				feed = eng.LineBinary
+				feed = eng.LinesBinary
 			}
-			out, err := feed(ctx, frame)
+			out, err := feed(ctx, [][]byte{frame})
 			ended := err != nil
 			for _, in := range out {
 				if _, ok := in.(synccore.CloseSyncStream); ok {
