@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"time"
 
 	"github.com/gopowersync/powersync/sync/pstest"
@@ -13,7 +14,8 @@ import (
 
 // serve runs package pstest on a loopback port with the rows of the stream
 // file in its default bucket, prints "listening PORT" (the line the oracle's
-// fake_service.py prints) and serves until ctx ends.
+// fake_service.py prints) and serves until ctx ends. With -cpuprofile, the
+// profile covers the serving, not the loading.
 func serve(ctx context.Context, o caseOptions, stdout io.Writer) error {
 	if o.stream == "" || o.secret == "" {
 		return errors.New("serve: -stream and -secret are required")
@@ -34,6 +36,18 @@ func serve(ctx context.Context, o caseOptions, stdout io.Writer) error {
 	var port int
 	if _, err := fmt.Sscanf(srv.URL, "http://127.0.0.1:%d", &port); err != nil {
 		return fmt.Errorf("serve: unexpected URL %s", srv.URL)
+	}
+	if o.cpuprofile != "" {
+		// A profile of the serving only, written when the server stops.
+		pf, err := os.Create(o.cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	fmt.Fprintf(stdout, "listening %d\n", port)
 	<-ctx.Done()

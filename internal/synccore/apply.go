@@ -206,15 +206,23 @@ SELECT
 FROM updated_rows b
 GROUP BY b.row_type, b.row_id`
 
-// allNewRowsSQL gives the same rows as fullRowsSQL, in the same order, when
-// every operation in the oplog is newer than its bucket's last applied one and
-// ps_updated_rows is empty (see oplogAllNew): then every row of the oplog is
-// a changed row, and the rows come grouped straight from the ps_oplog_row
-// index instead of from a sort of the whole oplog.
-const allNewRowsSQL = `SELECT row_type, row_id, iif(max(op_id), data, null)
-FROM ps_oplog GROUP BY row_type, row_id`
+// oplogTypesSQL lists the distinct non-NULL row types in the oplog, in order,
+// with one ps_oplog_row index seek per type instead of a scan.
+const oplogTypesSQL = `WITH RECURSIVE t(type) AS (
+    SELECT min(row_type) FROM ps_oplog
+    UNION ALL
+    SELECT (SELECT min(row_type) FROM ps_oplog WHERE row_type > t.type) FROM t WHERE t.type IS NOT NULL
+)
+SELECT type FROM t WHERE type IS NOT NULL`
 
-// oplogAllNew reports whether allNewRowsSQL may replace fullRowsSQL: nothing
+// typeRowsSQL gives, for one row type, the rows fullRowsSQL gives for it when
+// every row of the oplog is new (see oplogAllNew): each row of the oplog,
+// grouped straight from the ps_oplog_row index, with the data of its latest
+// operation. The core's query sorts the whole oplog instead.
+const typeRowsSQL = `SELECT row_id, iif(max(op_id), data, null) AS data
+FROM ps_oplog WHERE row_type = ?1 GROUP BY row_id`
+
+// oplogAllNew reports whether typeRowsSQL may replace fullRowsSQL: nothing
 // waits in ps_updated_rows, and no bucket holds an operation at or below its
 // last applied one. The first sync of a database is such a case. It costs
 // one index lookup per bucket.
@@ -238,16 +246,17 @@ func (c *call) applyRows(priority int32, involved string) error {
 	if err != nil {
 		return err
 	}
-	var rows *sql.Rows
-	allNew := false
 	if priority < 0 {
-		if allNew, err = c.oplogAllNew(); err != nil {
+		allNew, err := c.oplogAllNew()
+		if err != nil {
 			return err
 		}
+		if allNew {
+			return c.applyAllNew(tables)
+		}
 	}
-	if allNew {
-		rows, err = c.tx.QueryContext(c.ctx, allNewRowsSQL)
-	} else if priority < 0 {
+	var rows *sql.Rows
+	if priority < 0 {
 		rows, err = c.tx.QueryContext(c.ctx, fullRowsSQL)
 	} else {
 		rows, err = c.tx.QueryContext(c.ctx, partialRowsSQL, involved)
@@ -281,6 +290,76 @@ func (c *call) applyRows(priority int32, involved string) error {
 		return err
 	}
 	return w.flushAll()
+}
+
+// applyAllNew is applyRows when every oplog row is new (a first sync): type
+// by type in the order of the core's query, JSON tables are written by one
+// INSERT ... SELECT each, so rows go from the oplog to the table without a
+// sort and without passing through Go; raw and untyped rows are applied one
+// by one as usual.
+func (c *call) applyAllNew(tables map[string]string) error {
+	types, err := c.queryNames(oplogTypesSQL)
+	if err != nil {
+		return fmt.Errorf("powersync: collect synced rows: %w", err)
+	}
+	w := &rowWriter{c: c, batches: map[string]*rowBatch{}}
+	for _, t := range types {
+		if internal, ok := tables[t]; ok {
+			if err := c.applyTypeToTable(internal, t); err != nil {
+				return fmt.Errorf("powersync: apply rows of %q: %w", t, err)
+			}
+			continue
+		}
+		if err := c.applyTypeRows(w, t); err != nil {
+			return err
+		}
+	}
+	return w.flushAll()
+}
+
+// applyTypeToTable writes the rows of type t into the JSON table internal
+// (quoted) in one pass over the oplog. A row whose latest data is NULL is
+// written and then deleted again in the same transaction, which leaves what
+// the core's delete leaves: REPLACE gives every row it writes a rowid above
+// the table's largest before it, so the delete looks at those rows only.
+func (c *call) applyTypeToTable(internal, t string) error {
+	var before int64
+	if err := c.tx.QueryRowContext(c.ctx, `SELECT coalesce(max(rowid), 0) FROM `+internal).Scan(&before); err != nil {
+		return err
+	}
+	if _, err := c.exec(`REPLACE INTO `+internal+`(id, data) SELECT row_id, data FROM (`+typeRowsSQL+`) WHERE row_id IS NOT NULL`, t); err != nil {
+		return err
+	}
+	_, err := c.exec(`DELETE FROM `+internal+` WHERE rowid > ? AND data IS NULL`, before)
+	return err
+}
+
+// applyTypeRows applies the rows of one raw or untyped row type.
+func (c *call) applyTypeRows(w *rowWriter, t string) error {
+	rows, err := c.tx.QueryContext(c.ctx, typeRowsSQL, t)
+	if err != nil {
+		return fmt.Errorf("powersync: collect synced rows: %w", err)
+	}
+	defer rows.Close()
+	raw := c.e.it.rawTables[t]
+	for rows.Next() {
+		var id, data sql.NullString
+		if err := rows.Scan(&id, &data); err != nil {
+			return err
+		}
+		if !id.Valid {
+			continue
+		}
+		if raw != nil {
+			err = c.applyRaw(raw, t, id.String, data)
+		} else {
+			err = w.add("ps_untyped", true, t, id.String, data)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }
 
 const applyBatch = 64

@@ -589,41 +589,62 @@ type parsedLine struct {
 	size int
 }
 
+// lines parses each line just before it is handled, so that one parsed line
+// at a time is held in memory.
 func (e *Engine) lines(ctx context.Context, raw [][]byte, binary bool) ([]Instruction, error) {
-	parsed := make([]parsedLine, len(raw))
-	for i, b := range raw {
-		p := &parsed[i]
-		p.size = len(b)
+	parse := func(b []byte) parsedLine {
+		p := parsedLine{size: len(b)}
 		if binary {
 			p.line, p.err = parseBinaryLine(b)
 		} else {
 			p.line, p.err = parseTextLine(b)
 		}
+		return p
 	}
 	var out []Instruction
-	for i := 0; i < len(parsed); {
-		j := i + 1
-		kind := classifyLine(raw[i], binary)
-		if parsed[i].err == nil && parsed[i].line.kind == lineData {
-			size := parsed[i].size
-			for j < len(parsed) && parsed[j].err == nil && parsed[j].line.kind == lineData {
-				size += parsed[j].size
-				j++
-			}
-			kind = callKind{bulk: size >= bulkLine}
+	var next *parsedLine // raw[i], parsed while looking for the end of a run
+	for i := 0; i < len(raw); {
+		var p parsedLine
+		if next != nil {
+			p, next = *next, nil
+		} else {
+			p = parse(raw[i])
 		}
-		run := parsed[i:j]
-		ins, err := e.runWith(ctx, true, kind, func(c *call) error {
-			for k := range run {
-				if run[k].err != nil {
-					return run[k].err
+		var ins []Instruction
+		var err error
+		if p.err != nil || p.line.kind != lineData {
+			ins, err = e.runWith(ctx, true, classifyLine(raw[i], binary), func(c *call) error {
+				if p.err != nil {
+					return p.err
 				}
-				if err := c.handleLine(&run[k].line, run[k].size); err != nil {
-					return err
-				}
+				return c.handleLine(&p.line, p.size)
+			})
+			i++
+		} else {
+			// A run of data lines: it ends before the first line that is
+			// not one (or does not parse), which is kept for the next call.
+			rest := 0
+			for _, b := range raw[i:] {
+				rest += len(b)
 			}
-			return nil
-		})
+			j := i
+			ins, err = e.runWith(ctx, true, callKind{bulk: rest >= bulkLine}, func(c *call) error {
+				for ; j < len(raw); j++ {
+					q := p
+					if j > i {
+						if q = parse(raw[j]); q.err != nil || q.line.kind != lineData {
+							next = &q
+							return nil
+						}
+					}
+					if err := c.handleLine(&q.line, q.size); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			i = j
+		}
 		out = append(out, ins...)
 		if err != nil {
 			return out, err
@@ -632,7 +653,6 @@ func (e *Engine) lines(ctx context.Context, raw [][]byte, binary bool) ([]Instru
 			// The client closes the stream here: later lines are not read.
 			return out, nil
 		}
-		i = j
 	}
 	return out, nil
 }
