@@ -166,13 +166,12 @@ func (s *Syncer) iteration(ctx context.Context, sess *session) (immediate bool, 
 				}
 				return false, fmt.Errorf("powersync: read sync stream: %w", l.err)
 			}
-			batch, next := gatherLines(l, lines)
-			held = next
-			feed := s.eng.LinesText
+			next := receivedLines(l, lines, &held)
+			feed := s.eng.NextLinesText
 			if l.binary {
-				feed = s.eng.LinesBinary
+				feed = s.eng.NextLinesBinary
 			}
-			c, done := s.step(ctx, sess, func(ctx context.Context) ([]synccore.Instruction, error) { return feed(ctx, batch) })
+			c, done := s.step(ctx, sess, func(ctx context.Context) ([]synccore.Instruction, error) { return feed(ctx, next) })
 			if first {
 				first = false
 				sess.kickUpload() // upload offline writes on every (re)connect
@@ -184,28 +183,32 @@ func (s *Syncer) iteration(ctx context.Context, sess *session) (immediate bool, 
 	}
 }
 
-// gatherLines returns first's data and the lines that were already received
-// after it, up to synccore.MaxBatchLines lines and MaxBatchBytes bytes, so
-// that the state machine writes them in one transaction (see
-// synccore.Engine.LinesText). It never waits for the network. A message
-// taken from the channel that does not fit (an error, or over the limit) is
-// returned as next.
-func gatherLines(first lineMsg, lines <-chan lineMsg) (batch [][]byte, next *lineMsg) {
-	batch = [][]byte{first.data}
-	size := len(first.data)
-	for len(batch) < synccore.MaxBatchLines && size < synccore.MaxBatchBytes {
+// receivedLines returns a source of lines for the state machine: first's
+// data, then each line the reader has already received, never waiting for
+// the network, so that runs of data lines are written in one transaction
+// (see synccore.Engine.NextLinesText). A message that is not a line (the
+// end of the stream, or an error) is left in *held for the download loop.
+func receivedLines(first lineMsg, lines <-chan lineMsg, held **lineMsg) func() ([]byte, bool) {
+	pending := true
+	return func() ([]byte, bool) {
+		if pending {
+			pending = false
+			return first.data, true
+		}
+		if *held != nil {
+			return nil, false
+		}
 		select {
 		case m := <-lines:
-			if m.err != nil || size+len(m.data) > synccore.MaxBatchBytes {
-				return batch, &m
+			if m.err != nil {
+				*held = &m
+				return nil, false
 			}
-			batch = append(batch, m.data)
-			size += len(m.data)
+			return m.data, true
 		default:
-			return batch, nil
+			return nil, false
 		}
 	}
-	return batch, nil
 }
 
 // onEvents handles what the session posted: completed uploads, a refreshed
@@ -385,6 +388,9 @@ func readHTTPError(op string, resp *http.Response) *HTTPError {
 	return herr
 }
 
+// readAhead is how many received lines may wait for the state machine.
+const readAhead = 4
+
 type lineMsg struct {
 	data   []byte
 	binary bool
@@ -392,12 +398,13 @@ type lineMsg struct {
 }
 
 // readLines reads the response body on its own goroutine, one NDJSON line
-// or BSON document at a time, and hands each to the returned channel. Up to
-// synccore.MaxBatchLines lines wait in the channel, so the next batch is
-// read while one is written, and memory does not grow with the stream. The stop function
+// or BSON document at a time, and hands each to the returned channel. A few
+// lines (readAhead) wait in the channel, so that lines are read while
+// others are written and a run of data lines can take the next line at
+// once; memory does not grow with the stream. The stop function
 // closes the body and waits for the goroutine.
 func (s *Syncer) readLines(resp *http.Response) (<-chan lineMsg, func()) {
-	ch := make(chan lineMsg, synccore.MaxBatchLines)
+	ch := make(chan lineMsg, readAhead)
 	quit := make(chan struct{})
 	done := make(chan struct{})
 	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))

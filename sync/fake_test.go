@@ -133,12 +133,12 @@ func (f *fakeEngine) Stop(ctx context.Context) ([]synccore.Instruction, error) {
 	return f.end("stop")
 }
 
-// LinesBinary and LinesText take a batch line by line, stopping after a
-// line that closes the stream, as the real engine does.
-func (f *fakeEngine) LinesBinary(ctx context.Context, docs [][]byte) ([]synccore.Instruction, error) {
+// NextLinesBinary and NextLinesText take every line next has, one by one,
+// stopping after a line that closes the stream, as the real engine does.
+func (f *fakeEngine) NextLinesBinary(ctx context.Context, next func() ([]byte, bool)) ([]synccore.Instruction, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for _, doc := range docs {
+	for doc, ok := next(); ok; doc, ok = next() {
 		f.record("binary:" + strconv.Itoa(len(doc)))
 		if err := f.requireActive("line_binary"); err != nil {
 			return nil, err
@@ -147,9 +147,9 @@ func (f *fakeEngine) LinesBinary(ctx context.Context, docs [][]byte) ([]synccore
 	return nil, nil
 }
 
-func (f *fakeEngine) LinesText(ctx context.Context, lines [][]byte) ([]synccore.Instruction, error) {
+func (f *fakeEngine) NextLinesText(ctx context.Context, next func() ([]byte, bool)) ([]synccore.Instruction, error) {
 	var out []synccore.Instruction
-	for _, l := range lines {
+	for l, ok := next(); ok; l, ok = next() {
 		ins, err := f.lineText(l)
 		out = append(out, ins...)
 		if err != nil {

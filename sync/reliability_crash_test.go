@@ -83,34 +83,52 @@ type markingEngine struct {
 	lines int
 }
 
-// LinesText marks each committed data line ("DATA n") and the start of
-// each apply ("APPLY"): a batch is fed in parts that end before each
-// checkpoint_complete, so that the lines before it are committed when
-// APPLY is printed.
-func (m *markingEngine) LinesText(ctx context.Context, lines [][]byte) ([]synccore.Instruction, error) {
+// NextLinesText marks each committed data line ("DATA n") and the start of
+// each apply ("APPLY"). A checkpoint_complete that would join a run of data
+// lines is held back until the run is committed, so that the lines before
+// it are stored when APPLY is printed.
+func (m *markingEngine) NextLinesText(ctx context.Context, next func() ([]byte, bool)) ([]synccore.Instruction, error) {
+	isComplete := func(l []byte) bool { return bytes.HasPrefix(l, []byte(`{"checkpoint_complete"`)) }
 	var out []synccore.Instruction
-	for len(lines) > 0 {
-		n := 1
-		for n < len(lines) && !bytes.HasPrefix(lines[n], []byte(`{"checkpoint_complete"`)) {
-			n++
+	var stash []byte
+	for {
+		data, first := 0, true
+		src := func() ([]byte, bool) {
+			var l []byte
+			if first && stash != nil {
+				l, stash = stash, nil
+			} else {
+				var ok bool
+				if l, ok = next(); !ok {
+					return nil, false
+				}
+			}
+			if isComplete(l) {
+				if !first {
+					stash = l
+					return nil, false
+				}
+				fmt.Println("APPLY")
+			}
+			first = false
+			if bytes.HasPrefix(l, []byte(`{"data"`)) {
+				data++
+			}
+			return l, true
 		}
-		if bytes.HasPrefix(lines[0], []byte(`{"checkpoint_complete"`)) {
-			fmt.Println("APPLY")
-		}
-		ins, err := m.engine.LinesText(ctx, lines[:n])
+		ins, err := m.engine.NextLinesText(ctx, src)
 		out = append(out, ins...)
 		if err != nil {
 			return out, err
 		}
-		for _, l := range lines[:n] {
-			if bytes.HasPrefix(l, []byte(`{"data"`)) {
-				m.lines++
-				fmt.Println("DATA", m.lines)
-			}
+		for ; data > 0; data-- {
+			m.lines++
+			fmt.Println("DATA", m.lines)
 		}
-		lines = lines[n:]
+		if stash == nil {
+			return out, nil
+		}
 	}
-	return out, nil
 }
 
 // TestReliabilityKill9 kills a syncing process with SIGKILL in the middle

@@ -53,11 +53,18 @@ func FuzzStreamBody(f *testing.F) {
 				}
 				break
 			}
-			feed := eng.LinesText
+			feed := eng.NextLinesText
 			if binary {
-				feed = eng.LinesBinary
+				feed = eng.NextLinesBinary
 			}
-			out, err := feed(ctx, [][]byte{frame})
+			given := false
+			out, err := feed(ctx, func() ([]byte, bool) {
+				if given {
+					return nil, false
+				}
+				given = true
+				return frame, true
+			})
 			ended := err != nil
 			for _, in := range out {
 				if _, ok := in.(synccore.CloseSyncStream); ok {

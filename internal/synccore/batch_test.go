@@ -202,3 +202,60 @@ func TestLinesTextStopsAtClose(t *testing.T) {
 		t.Fatalf("after a failed line the iteration ends: got %v", err)
 	}
 }
+
+// TestNextLinesTextOneRunPerCall: NextLinesText takes one line that is not a
+// data line, or one run of data lines (at most MaxBatchLines) plus the line
+// that ends it, and returns; every line it takes is processed.
+func TestNextLinesTextOneRunPerCall(t *testing.T) {
+	ctx := t.Context()
+	db := openTestDB(t, filepath.Join(t.TempDir(), "db"), "testdata/lines/schema_todos.json")
+	e := New(db, Options{})
+	if _, err := e.Start(ctx, StartRequest{IncludeDefaults: true}); err != nil {
+		t.Fatal(err)
+	}
+	n := MaxBatchLines + 4
+	lines := [][]byte{fmt.Appendf(nil, `{"checkpoint":{"last_op_id":"%d","buckets":[{"bucket":"a","checksum":%d}]}}`, n, n)}
+	for op := 1; op <= n; op++ {
+		lines = append(lines, fmt.Appendf(nil, `{"data":{"bucket":"a","data":[{"op_id":"%d","op":"PUT","object_type":"todos","object_id":"r%d","checksum":1,"data":"{}"}]}}`, op, op))
+	}
+	lines = append(lines, fmt.Appendf(nil, `{"checkpoint_complete":{"last_op_id":"%d"}}`, n))
+	taken := 0
+	next := func() ([]byte, bool) {
+		if taken == len(lines) {
+			return nil, false
+		}
+		taken++
+		return lines[taken-1], true
+	}
+	var calls []int // lines taken by each call
+	completed := false
+	for taken < len(lines) {
+		before := taken
+		ins, err := e.NextLinesText(ctx, next)
+		if err != nil {
+			t.Fatal(err)
+		}
+		calls = append(calls, taken-before)
+		for _, in := range ins {
+			if _, ok := in.(DidCompleteSync); ok {
+				completed = true
+			}
+		}
+	}
+	if want := []int{1, MaxBatchLines, 5}; fmt.Sprint(calls) != fmt.Sprint(want) {
+		t.Fatalf("lines taken per call = %v, want %v", calls, want)
+	}
+	if !completed {
+		t.Fatal("the checkpoint that ended the last run was not applied")
+	}
+	var rows int
+	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM todos").Scan(&rows); err != nil {
+		t.Fatal(err)
+	}
+	if rows != n {
+		t.Fatalf("rows = %d, want %d", rows, n)
+	}
+	if ins, err := e.NextLinesText(ctx, next); err != nil || len(ins) != 0 {
+		t.Fatalf("with no line at hand: %v, %v", ins, err)
+	}
+}

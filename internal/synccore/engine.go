@@ -551,8 +551,8 @@ func (e *Engine) CompletedUpload(ctx context.Context) ([]Instruction, error) {
 	})
 }
 
-// Batching limits for LinesText and LinesBinary callers: how many received
-// lines, and how many bytes of them, a client hands over at once.
+// MaxBatchLines and MaxBatchBytes bound a run of data lines written in one
+// transaction by LinesText, LinesBinary, NextLinesText and NextLinesBinary.
 const (
 	MaxBatchLines = 16
 	MaxBatchBytes = 4 << 20
@@ -560,10 +560,10 @@ const (
 
 // LinesText processes NDJSON lines of the sync stream in order, as LineText
 // would one after another, except that each run of consecutive data lines
-// is written in one transaction. A client calls it with the lines it has
-// already received: during a large download this commits once per batch
-// instead of once per line, which writes each page dirtied by the batch to
-// the WAL once instead of once per line.
+// (up to MaxBatchLines lines and MaxBatchBytes bytes) is written in one
+// transaction. During a large download this commits once per run instead of
+// once per line, which writes each page dirtied by the run to the WAL once
+// instead of once per line.
 //
 // Data lines only add to the oplog, which no reader sees before a checkpoint
 // is applied, so batching them changes nothing that becomes visible. If a
@@ -572,15 +572,53 @@ const (
 // resends from the positions that were committed. Status updates of a run
 // come as one instruction, after the run. Lines after one that closes the
 // stream (CloseSyncStream) are not processed, as a client stops reading
-// there. On error, the instructions of the
-// lines processed before the failing call are returned with it.
+// there. On error, the instructions of the lines processed before the
+// failing call are returned with it.
 func (e *Engine) LinesText(ctx context.Context, lines [][]byte) ([]Instruction, error) {
-	return e.lines(ctx, lines, false)
+	return e.allLines(ctx, lines, false)
 }
 
 // LinesBinary is LinesText for BSON documents.
 func (e *Engine) LinesBinary(ctx context.Context, docs [][]byte) ([]Instruction, error) {
-	return e.lines(ctx, docs, true)
+	return e.allLines(ctx, docs, true)
+}
+
+// NextLinesText is LinesText for a client that reads the stream as it goes:
+// next returns the next line that was already received, or false when none
+// is at hand (it must not wait for the network). NextLinesText takes lines
+// from next until one run of data lines is written (or one other line is
+// processed, or next has none) and returns, so that the client can act on
+// the instructions and on its own events between runs. Only the line being
+// handled needs to be in memory: a run of 16 lines needs a few lines of
+// read-ahead, not 16.
+func (e *Engine) NextLinesText(ctx context.Context, next func() ([]byte, bool)) ([]Instruction, error) {
+	ins, _, err := e.nextLines(ctx, next, false)
+	return ins, err
+}
+
+// NextLinesBinary is NextLinesText for BSON documents.
+func (e *Engine) NextLinesBinary(ctx context.Context, next func() ([]byte, bool)) ([]Instruction, error) {
+	ins, _, err := e.nextLines(ctx, next, true)
+	return ins, err
+}
+
+func (e *Engine) allLines(ctx context.Context, lines [][]byte, binary bool) ([]Instruction, error) {
+	next := func() ([]byte, bool) {
+		if len(lines) == 0 {
+			return nil, false
+		}
+		l := lines[0]
+		lines = lines[1:]
+		return l, true
+	}
+	var out []Instruction
+	for {
+		ins, more, err := e.nextLines(ctx, next, binary)
+		out = append(out, ins...)
+		if err != nil || !more {
+			return out, err
+		}
+	}
 }
 
 type parsedLine struct {
@@ -589,72 +627,73 @@ type parsedLine struct {
 	size int
 }
 
-// lines parses each line just before it is handled, so that one parsed line
-// at a time is held in memory.
-func (e *Engine) lines(ctx context.Context, raw [][]byte, binary bool) ([]Instruction, error) {
-	parse := func(b []byte) parsedLine {
-		p := parsedLine{size: len(b)}
-		if binary {
-			p.line, p.err = parseBinaryLine(b)
-		} else {
-			p.line, p.err = parseTextLine(b)
-		}
-		return p
+func parseLine(b []byte, binary bool) parsedLine {
+	p := parsedLine{size: len(b)}
+	if binary {
+		p.line, p.err = parseBinaryLine(b)
+	} else {
+		p.line, p.err = parseTextLine(b)
 	}
-	var out []Instruction
-	var next *parsedLine // raw[i], parsed while looking for the end of a run
-	for i := 0; i < len(raw); {
-		var p parsedLine
-		if next != nil {
-			p, next = *next, nil
-		} else {
-			p = parse(raw[i])
-		}
-		var ins []Instruction
-		var err error
-		if p.err != nil || p.line.kind != lineData {
-			ins, err = e.runWith(ctx, true, classifyLine(raw[i], binary), func(c *call) error {
-				if p.err != nil {
-					return p.err
-				}
-				return c.handleLine(&p.line, p.size)
-			})
-			i++
-		} else {
-			// A run of data lines: it ends before the first line that is
-			// not one (or does not parse), which is kept for the next call.
-			rest := 0
-			for _, b := range raw[i:] {
-				rest += len(b)
+	return p
+}
+
+// nextLines processes the lines from next up to the end of one run of data
+// lines, plus the line that ended the run, each line parsed just before it
+// is handled. more is false when next had no more lines or the stream was
+// closed.
+func (e *Engine) nextLines(ctx context.Context, next func() ([]byte, bool), binary bool) (out []Instruction, more bool, err error) {
+	raw, ok := next()
+	if !ok {
+		return nil, false, nil
+	}
+	single := func(raw []byte, p parsedLine) ([]Instruction, error) {
+		return e.runWith(ctx, true, classifyLine(raw, binary), func(c *call) error {
+			if p.err != nil {
+				return p.err
 			}
-			j := i
-			ins, err = e.runWith(ctx, true, callKind{bulk: rest >= bulkLine}, func(c *call) error {
-				for ; j < len(raw); j++ {
-					q := p
-					if j > i {
-						if q = parse(raw[j]); q.err != nil || q.line.kind != lineData {
-							next = &q
-							return nil
-						}
-					}
-					if err := c.handleLine(&q.line, q.size); err != nil {
-						return err
-					}
-				}
-				return nil
-			})
-			i = j
-		}
-		out = append(out, ins...)
-		if err != nil {
-			return out, err
-		}
-		if hasCloseStream(ins) {
-			// The client closes the stream here: later lines are not read.
-			return out, nil
-		}
+			return c.handleLine(&p.line, p.size)
+		})
 	}
-	return out, nil
+	p := parseLine(raw, binary)
+	if p.err != nil || p.line.kind != lineData {
+		out, err = single(raw, p)
+		return out, err == nil && !hasCloseStream(out), err
+	}
+	// A run of data lines. It ends at the limits, when next has no line at
+	// hand, or before a line that is not a data line (or does not parse),
+	// which is processed after the run.
+	var endRaw []byte
+	var end *parsedLine
+	exhausted := false
+	out, err = e.runWith(ctx, true, callKind{bulk: len(raw) >= bulkLine}, func(c *call) error {
+		n, size := 1, p.size
+		if err := c.handleLine(&p.line, p.size); err != nil {
+			return err
+		}
+		for n < MaxBatchLines && size < MaxBatchBytes {
+			raw, ok := next()
+			if !ok {
+				exhausted = true
+				return nil
+			}
+			q := parseLine(raw, binary)
+			if q.err != nil || q.line.kind != lineData {
+				endRaw, end = raw, &q
+				return nil
+			}
+			if err := c.handleLine(&q.line, q.size); err != nil {
+				return err
+			}
+			n, size = n+1, size+q.size
+		}
+		return nil
+	})
+	if err != nil || end == nil {
+		return out, err == nil && !exhausted, err
+	}
+	ins, err := single(endRaw, *end)
+	out = append(out, ins...)
+	return out, err == nil && !hasCloseStream(ins), err
 }
 
 func hasCloseStream(ins []Instruction) bool {
