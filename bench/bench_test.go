@@ -211,3 +211,49 @@ func TestTableGolden(t *testing.T) {
 		}
 	}
 }
+
+// TestE2EPairSameServer: the initial-sync comparison and its goal put our
+// sync and the Node SDK's side by side from the same server: pstest when the
+// Node SDK was run against it, else the oracle's fake_service.py.
+func TestE2EPairSameServer(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("ours.out", `{"case":"sync_e2e","n":1000,"seconds":1,"rows_per_s":1000,"max_rss_mb":50,"server":"pstest"}
+{"case":"sync_e2e","n":1000,"seconds":0.5,"rows_per_s":2000,"max_rss_mb":50,"server":"fake_service"}
+`)
+	write("node-bench.out", `{"case": "node_sdk_initial_sync", "n": 1000, "seconds": 2, "rows_per_s": 500, "max_rss_mb": 200}
+`)
+	rs, err := readResults(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ours, node, srv := rs.e2ePair(1000)
+	if srv != "fake_service" || ours == nil || node == nil || ours.Server != "fake_service" {
+		t.Fatalf("without a Node run against pstest: got %q, ours %+v, node %+v", srv, ours, node)
+	}
+	write("node-pstest.out", `{"case": "node_sdk_initial_sync", "n": 1000, "seconds": 1.25, "rows_per_s": 800, "max_rss_mb": 210, "server": "pstest"}
+`)
+	if rs, err = readResults(dir); err != nil {
+		t.Fatal(err)
+	}
+	ours, node, srv = rs.e2ePair(1000)
+	if srv != "pstest" || ours.Server != "pstest" || node.Server != "pstest" {
+		t.Fatalf("with a Node run against pstest: got %q, ours %+v, node %+v", srv, ours, node)
+	}
+	var rows []string
+	for _, r := range buildRows(rs) {
+		if strings.HasPrefix(r.workload, "1.") {
+			rows = append(rows, r.workload+" | "+ratioText(r.ours, r.official))
+		}
+	}
+	want := []string{"1. initial sync e2e 1k, both from pstest (vs Node SDK) | 1.25×",
+		"1. initial sync e2e 1k, both from fake_service (vs Node SDK) | 4.00×"}
+	if strings.Join(rows, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("rows:\n%s\nwant:\n%s", strings.Join(rows, "\n"), strings.Join(want, "\n"))
+	}
+}

@@ -25,7 +25,7 @@ func main() {
 	}
 }
 
-const usage = `usage: psbench gen|gen-diffs|serve|case|table [flags]  (see go doc ./bench)`
+const usage = `usage: psbench gen|gen-diffs|serve|token|case|table [flags]  (see go doc ./bench)`
 
 func run(args []string, stdout io.Writer) error {
 	if len(args) == 0 {
@@ -73,6 +73,14 @@ func run(args []string, stdout io.Writer) error {
 		return writeDiffs(stdout, o.n, o.small, o.big, ids)
 	case "serve":
 		return serve(ctx, o, stdout)
+	case "token":
+		// a token for the service that psbench serve -secret runs
+		tok, err := devToken(o.secret)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintln(stdout, tok)
+		return err
 	case "table":
 		return printTable(stdout, o.dir)
 	case "case":

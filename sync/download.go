@@ -275,14 +275,7 @@ func (s *Syncer) handle(ctx context.Context, sess *session, instrs []synccore.In
 	for _, in := range instrs {
 		switch in := in.(type) {
 		case synccore.LogLine:
-			level := slog.LevelDebug
-			switch in.Severity {
-			case "INFO":
-				level = slog.LevelInfo
-			case "WARNING":
-				level = slog.LevelWarn
-			}
-			s.log.Log(ctx, level, in.Line)
+			s.log.Log(ctx, logLevel(in.Severity), in.Line)
 		case synccore.UpdateSyncStatus:
 			st := in.Status
 			s.bus.update(func(core *synccore.CoreStatus, _ *sdkStatus) { *core = st })
@@ -321,9 +314,20 @@ func (s *Syncer) handleStatusOnly(instrs []synccore.Instruction) {
 			st := in.Status
 			s.bus.update(func(core *synccore.CoreStatus, _ *sdkStatus) { *core = st })
 		case synccore.LogLine:
-			s.log.Debug(in.Line)
+			s.log.Log(context.Background(), logLevel(in.Severity), in.Line)
 		}
 	}
+}
+
+// logLevel maps the state machine's log severities to slog levels.
+func logLevel(severity string) slog.Level {
+	switch severity {
+	case "INFO":
+		return slog.LevelInfo
+	case "WARNING":
+		return slog.LevelWarn
+	}
+	return slog.LevelDebug
 }
 
 // openStream posts the sync request and returns the streaming response.
