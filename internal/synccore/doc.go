@@ -10,6 +10,13 @@
 // instructions the caller acts on (LogLine, UpdateSyncStatus,
 // EstablishSyncStream, FetchCredentials, CloseSyncStream, DidCompleteSync).
 //
+// Where the official SDKs make one call per line, LinesText and
+// NextLinesText (and their binary forms) take several received lines and
+// write each run of consecutive data lines in one transaction; every other
+// line still has its own. This is what a client uses during a download: it
+// leaves the same state and instructions as line by line, except that status
+// updates come once per run.
+//
 // # Storage
 //
 // Downloaded operations go to ps_oplog (only the current PUT per bucket and
@@ -18,7 +25,9 @@
 // every bucket's checksum matched and no local write is pending (the
 // target_checkpoint_request_id gate in ps_kv). Publishing streams the changed
 // rows from one query and writes them with multi-row statements per table
-// while the connection is flagged as applying synced data.
+// while the connection is flagged as applying synced data. When every oplog
+// row is new (a first sync), each JSON table is written by one INSERT ...
+// SELECT over the ps_oplog_row index instead, with no sort.
 //
 // # Errors
 //

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/gopowersync/powersync/driver"
 	"github.com/gopowersync/powersync/schema"
@@ -551,16 +552,21 @@ func (e *Engine) CompletedUpload(ctx context.Context) ([]Instruction, error) {
 	})
 }
 
-// MaxBatchLines and MaxBatchBytes bound a run of data lines written in one
-// transaction by LinesText, LinesBinary, NextLinesText and NextLinesBinary.
+// MaxBatchLines, MaxBatchBytes and MaxBatchTime bound a run of data lines
+// written in one transaction by LinesText, LinesBinary, NextLinesText and
+// NextLinesBinary. The time bound keeps the write lock from being held much
+// longer than that by one run, so that local writes made during a large
+// download wait at most about that long: a run takes no further line once
+// it has been writing for MaxBatchTime.
 const (
 	MaxBatchLines = 16
 	MaxBatchBytes = 4 << 20
+	MaxBatchTime  = 250 * time.Millisecond
 )
 
 // LinesText processes NDJSON lines of the sync stream in order, as LineText
 // would one after another, except that each run of consecutive data lines
-// (up to MaxBatchLines lines and MaxBatchBytes bytes) is written in one
+// (within MaxBatchLines, MaxBatchBytes and MaxBatchTime) is written in one
 // transaction. During a large download this commits once per run instead of
 // once per line, which writes each page dirtied by the run to the WAL once
 // instead of once per line.
@@ -666,11 +672,12 @@ func (e *Engine) nextLines(ctx context.Context, next func() ([]byte, bool), bina
 	var end *parsedLine
 	exhausted := false
 	out, err = e.runWith(ctx, true, callKind{bulk: len(raw) >= bulkLine}, func(c *call) error {
+		start := time.Now()
 		n, size := 1, p.size
 		if err := c.handleLine(&p.line, p.size); err != nil {
 			return err
 		}
-		for n < MaxBatchLines && size < MaxBatchBytes {
+		for n < MaxBatchLines && size < MaxBatchBytes && time.Since(start) < MaxBatchTime {
 			raw, ok := next()
 			if !ok {
 				exhausted = true
