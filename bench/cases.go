@@ -147,15 +147,13 @@ func (r *replayer) batch(ctx context.Context, batch [][]byte) error {
 	return nil
 }
 
-// replay feeds lines in batches of up to synccore.MaxBatchLines lines and
-// MaxBatchBytes bytes. A batch ends before each checkpoint_complete line;
-// beforeComplete, if not nil, runs just before such a line is fed.
+// replay feeds lines to LinesText, which writes runs of data lines as the
+// Syncer's calls do. The lines are split before each checkpoint_complete
+// line; beforeComplete, if not nil, runs just before such a line is fed.
 func (r *replayer) replay(ctx context.Context, lines [][]byte, beforeComplete func()) error {
 	for len(lines) > 0 {
-		n, size := 1, len(lines[0])
-		for n < len(lines) && n < synccore.MaxBatchLines && size+len(lines[n]) <= synccore.MaxBatchBytes &&
-			!isComplete(lines[n]) {
-			size += len(lines[n])
+		n := 1
+		for n < len(lines) && !isComplete(lines[n]) {
 			n++
 		}
 		if beforeComplete != nil && isComplete(lines[0]) {

@@ -145,17 +145,11 @@ func runCase(ctx context.Context, name string, o caseOptions, w io.Writer) error
 	if !ok {
 		return fmt.Errorf("unknown case %q, want one of %v", name, caseNames())
 	}
-	if o.cpuprofile != "" {
-		pf, err := os.Create(o.cpuprofile)
-		if err != nil {
-			return err
-		}
-		defer pf.Close()
-		if err := pprof.StartCPUProfile(pf); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+	stop, err := startCPUProfile(o.cpuprofile)
+	if err != nil {
+		return err
 	}
+	defer stop()
 	res, err := f(ctx, o)
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
@@ -210,4 +204,24 @@ func totalAllocMB() int64 {
 		return int64(m.TotalAlloc >> 20)
 	}
 	return int64(s[0].Value.Uint64() >> 20)
+}
+
+// startCPUProfile starts a CPU profile written to path ("" for none) and
+// returns the function that stops it and closes the file.
+func startCPUProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }

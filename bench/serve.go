@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime/pprof"
 	"time"
 
 	"github.com/gopowersync/powersync/sync/pstest"
@@ -37,18 +36,12 @@ func serve(ctx context.Context, o caseOptions, stdout io.Writer) error {
 	if _, err := fmt.Sscanf(srv.URL, "http://127.0.0.1:%d", &port); err != nil {
 		return fmt.Errorf("serve: unexpected URL %s", srv.URL)
 	}
-	if o.cpuprofile != "" {
-		// A profile of the serving only, written when the server stops.
-		pf, err := os.Create(o.cpuprofile)
-		if err != nil {
-			return err
-		}
-		defer pf.Close()
-		if err := pprof.StartCPUProfile(pf); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+	// A profile of the serving only, written when the server stops.
+	stop, err := startCPUProfile(o.cpuprofile)
+	if err != nil {
+		return err
 	}
+	defer stop()
 	fmt.Fprintf(stdout, "listening %d\n", port)
 	<-ctx.Done()
 	return nil

@@ -274,15 +274,7 @@ func (c *call) applyRows(priority int32, involved string) error {
 		if !typ.Valid || !id.Valid {
 			continue
 		}
-		t := typ.String
-		if internal, ok := tables[t]; ok {
-			err = w.add(internal, false, t, id.String, data)
-		} else if raw, ok := c.e.it.rawTables[t]; ok {
-			err = c.applyRaw(raw, t, id.String, data)
-		} else {
-			err = w.add("ps_untyped", true, t, id.String, data)
-		}
-		if err != nil {
+		if err := w.apply(tables, typ.String, id.String, data); err != nil {
 			return err
 		}
 	}
@@ -290,6 +282,18 @@ func (c *call) applyRows(priority int32, involved string) error {
 		return err
 	}
 	return w.flushAll()
+}
+
+// apply writes one changed row: into its JSON table (batched), through its
+// raw table's statements, or into ps_untyped (batched).
+func (w *rowWriter) apply(tables map[string]string, t, id string, data sql.NullString) error {
+	if internal, ok := tables[t]; ok {
+		return w.add(internal, false, t, id, data)
+	}
+	if raw, ok := w.c.e.it.rawTables[t]; ok {
+		return w.c.applyRaw(raw, t, id, data)
+	}
+	return w.add("ps_untyped", true, t, id, data)
 }
 
 // applyAllNew is applyRows when every oplog row is new (a first sync): type
@@ -310,7 +314,7 @@ func (c *call) applyAllNew(tables map[string]string) error {
 			}
 			continue
 		}
-		if err := c.applyTypeRows(w, t); err != nil {
+		if err := c.applyTypeRows(w, tables, t); err != nil {
 			return err
 		}
 	}
@@ -334,14 +338,13 @@ func (c *call) applyTypeToTable(internal, t string) error {
 	return err
 }
 
-// applyTypeRows applies the rows of one raw or untyped row type.
-func (c *call) applyTypeRows(w *rowWriter, t string) error {
+// applyTypeRows applies the rows of one raw or untyped row type row by row.
+func (c *call) applyTypeRows(w *rowWriter, tables map[string]string, t string) error {
 	rows, err := c.tx.QueryContext(c.ctx, typeRowsSQL, t)
 	if err != nil {
 		return fmt.Errorf("powersync: collect synced rows: %w", err)
 	}
 	defer rows.Close()
-	raw := c.e.it.rawTables[t]
 	for rows.Next() {
 		var id, data sql.NullString
 		if err := rows.Scan(&id, &data); err != nil {
@@ -350,12 +353,7 @@ func (c *call) applyTypeRows(w *rowWriter, t string) error {
 		if !id.Valid {
 			continue
 		}
-		if raw != nil {
-			err = c.applyRaw(raw, t, id.String, data)
-		} else {
-			err = w.add("ps_untyped", true, t, id.String, data)
-		}
-		if err != nil {
+		if err := w.apply(tables, t, id.String, data); err != nil {
 			return err
 		}
 	}

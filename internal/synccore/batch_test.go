@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/gopowersync/powersync/internal/oracletest"
 )
@@ -257,5 +258,38 @@ func TestNextLinesTextOneRunPerCall(t *testing.T) {
 	}
 	if ins, err := e.NextLinesText(ctx, next); err != nil || len(ins) != 0 {
 		t.Fatalf("with no line at hand: %v, %v", ins, err)
+	}
+}
+
+// TestNextLinesTextTimeBound: a run takes no further line once it has been
+// writing for the time bound (here zero: one line per run).
+func TestNextLinesTextTimeBound(t *testing.T) {
+	defer func(d time.Duration) { batchTime = d }(batchTime)
+	batchTime = 0
+	ctx := t.Context()
+	db := openTestDB(t, filepath.Join(t.TempDir(), "db"), "testdata/lines/schema_todos.json")
+	e := New(db, Options{})
+	if _, err := e.Start(ctx, StartRequest{IncludeDefaults: true}); err != nil {
+		t.Fatal(err)
+	}
+	var lines [][]byte
+	for op := 1; op <= 3; op++ {
+		lines = append(lines, fmt.Appendf(nil, `{"data":{"bucket":"a","data":[{"op_id":"%d","op":"PUT","object_type":"todos","object_id":"r%d","checksum":1,"data":"{}"}]}}`, op, op))
+	}
+	taken := 0
+	next := func() ([]byte, bool) {
+		if taken == len(lines) {
+			return nil, false
+		}
+		taken++
+		return lines[taken-1], true
+	}
+	for call := 1; call <= 3; call++ {
+		if _, err := e.NextLinesText(ctx, next); err != nil {
+			t.Fatal(err)
+		}
+		if taken != call {
+			t.Fatalf("after call %d: %d lines taken, want %d", call, taken, call)
+		}
 	}
 }

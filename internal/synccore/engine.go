@@ -502,24 +502,12 @@ func (e *Engine) UpdateSubscriptions(ctx context.Context, subs []StreamKey) ([]I
 
 // LineText processes one NDJSON line of the sync stream ('line_text').
 func (e *Engine) LineText(ctx context.Context, line []byte) ([]Instruction, error) {
-	return e.runWith(ctx, true, classifyLine(line, false), func(c *call) error {
-		l, err := parseTextLine(line)
-		if err != nil {
-			return err
-		}
-		return c.handleLine(&l, len(line))
-	})
+	return e.allLines(ctx, [][]byte{line}, false)
 }
 
 // LineBinary processes one BSON document of the sync stream ('line_binary').
 func (e *Engine) LineBinary(ctx context.Context, doc []byte) ([]Instruction, error) {
-	return e.runWith(ctx, true, classifyLine(doc, true), func(c *call) error {
-		l, err := parseBinaryLine(doc)
-		if err != nil {
-			return err
-		}
-		return c.handleLine(&l, len(doc))
-	})
+	return e.allLines(ctx, [][]byte{doc}, true)
 }
 
 // CompletedUpload reports that the upload queue was drained; a checkpoint
@@ -563,6 +551,9 @@ const (
 	MaxBatchBytes = 4 << 20
 	MaxBatchTime  = 250 * time.Millisecond
 )
+
+// batchTime is MaxBatchTime, a variable so that tests can shorten it.
+var batchTime = MaxBatchTime
 
 // LinesText processes NDJSON lines of the sync stream in order, as LineText
 // would one after another, except that each run of consecutive data lines
@@ -677,7 +668,7 @@ func (e *Engine) nextLines(ctx context.Context, next func() ([]byte, bool), bina
 		if err := c.handleLine(&p.line, p.size); err != nil {
 			return err
 		}
-		for n < MaxBatchLines && size < MaxBatchBytes && time.Since(start) < MaxBatchTime {
+		for n < MaxBatchLines && size < MaxBatchBytes && time.Since(start) < batchTime {
 			raw, ok := next()
 			if !ok {
 				exhausted = true

@@ -262,15 +262,6 @@ func (r *replayer) call(op string, payload *string) ([]Instruction, error) {
 	return ins, nil
 }
 
-func hasClose(ins []Instruction) bool {
-	for _, i := range ins {
-		if _, ok := i.(CloseSyncStream); ok {
-			return true
-		}
-	}
-	return false
-}
-
 func (r *replayer) dump(title string) {
 	s, err := oracletest.DumpState(r.ctx, r.db)
 	if err != nil {
@@ -337,7 +328,7 @@ func (r *replayer) run(linesPath, mode string) {
 		if r.batch > 1 && len(pending) > 0 && strings.HasPrefix(line, "!") {
 			res, err = r.flushLines(pending)
 			pending = nil
-			if err != nil || hasClose(res) {
+			if err != nil || hasCloseStream(res) {
 				fmt.Fprintf(&r.out, "! before line %d: batch ended the stream: %v\n", n, err)
 				closed = true
 				break
@@ -389,7 +380,7 @@ func (r *replayer) run(linesPath, mode string) {
 			closed = true
 			break
 		}
-		if hasClose(res) {
+		if hasCloseStream(res) {
 			fmt.Fprintf(&r.out, "! line %d: CloseSyncStream -> the SDK would stop reading and reconnect\n", n)
 			closed = true
 			break
@@ -400,7 +391,7 @@ func (r *replayer) run(linesPath, mode string) {
 	}
 	if !closed && len(pending) > 0 {
 		res, err := r.flushLines(pending)
-		if err != nil || hasClose(res) {
+		if err != nil || hasCloseStream(res) {
 			fmt.Fprintf(&r.out, "! at the end: batch ended the stream: %v\n", err)
 			closed = true
 		}
