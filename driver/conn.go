@@ -197,29 +197,48 @@ func (c *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, e
 }
 
 func (c *conn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	c.st.prepCaptures = false // set by the authorizer while run prepares
+	return c.exec(ctx, &c.st.prepCaptures, func() (driver.Result, error) {
+		return c.inner().ExecContext(ctx, query, args)
+	})
+}
+
+func (c *conn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	c.st.prepCaptures = false // set by the authorizer while run prepares
+	return c.query(ctx, &c.st.prepCaptures, func() (driver.Rows, error) {
+		return c.inner().QueryContext(ctx, query, args)
+	})
+}
+
+// exec runs one statement with the bookkeeping every write needs, for
+// conn and stmt alike: counters reset before; after, watchers told of a
+// commit, a missed transaction id claimed (see claimMissedTx) and
+// RowsAffected corrected for views. *captures is read once run returns.
+func (c *conn) exec(ctx context.Context, captures *bool, run func() (driver.Result, error)) (driver.Result, error) {
 	st := c.st
-	st.dataWrites, st.crudWrites, st.prepCaptures, st.rolledBack = 0, 0, false, false
+	st.dataWrites, st.crudWrites, st.rolledBack = 0, 0, false
 	claims := st.claims
-	r, err := c.inner().ExecContext(ctx, query, args)
+	r, err := run()
 	c.flush()
-	c.claimMissedTx(ctx, st.prepCaptures, claims, err != nil)
+	c.claimMissedTx(ctx, *captures, claims, err != nil)
 	if err != nil {
 		return nil, err
 	}
 	return c.result(r), nil
 }
 
-func (c *conn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
-	st := c.st
-	st.prepCaptures, st.rolledBack = false, false
-	claims := st.claims
-	r, err := c.inner().QueryContext(ctx, query, args)
+// query is exec for statements returning rows: the statement may still be
+// running when run returns, so the claim waits for the rows to end.
+func (c *conn) query(ctx context.Context, captures *bool, run func() (driver.Rows, error)) (driver.Rows, error) {
+	c.st.rolledBack = false
+	claims := c.st.claims
+	r, err := run()
 	c.flush()
 	if err != nil {
-		c.claimMissedTx(ctx, st.prepCaptures, claims, true)
+		c.claimMissedTx(ctx, *captures, claims, true)
 		return nil, err
 	}
-	return &rows{r: r, c: c, captures: st.prepCaptures, claims: claims}, nil
+	return &rows{r: r, c: c, captures: *captures, claims: claims}, nil
 }
 
 func (c *conn) Exec(query string, args []driver.Value) (driver.Result, error) {
@@ -324,16 +343,7 @@ func (s *stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (drive
 	if !ok {
 		return nil, errors.New("powersync: statement lacks ExecContext")
 	}
-	st := s.c.st
-	st.dataWrites, st.crudWrites, st.rolledBack = 0, 0, false
-	claims := st.claims
-	r, err := is.ExecContext(ctx, args)
-	s.c.flush()
-	s.c.claimMissedTx(ctx, s.captures, claims, err != nil)
-	if err != nil {
-		return nil, err
-	}
-	return s.c.result(r), nil
+	return s.c.exec(ctx, &s.captures, func() (driver.Result, error) { return is.ExecContext(ctx, args) })
 }
 
 func (s *stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
@@ -341,15 +351,7 @@ func (s *stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driv
 	if !ok {
 		return nil, errors.New("powersync: statement lacks QueryContext")
 	}
-	s.c.st.rolledBack = false
-	claims := s.c.st.claims
-	r, err := is.QueryContext(ctx, args)
-	s.c.flush()
-	if err != nil {
-		s.c.claimMissedTx(ctx, s.captures, claims, true)
-		return nil, err
-	}
-	return &rows{r: r, c: s.c, captures: s.captures, claims: claims}, nil
+	return s.c.query(ctx, &s.captures, func() (driver.Rows, error) { return is.QueryContext(ctx, args) })
 }
 
 // rows wraps result rows; an autocommit write with RETURNING commits when

@@ -170,7 +170,7 @@ func addDefaultParams(p url.Values) {
 // in-memory database gets no key, so nothing is shared.
 func fileKey(name string, p url.Values) string {
 	path := strings.TrimPrefix(name, "file:")
-	if path == "" || path == ":memory:" || strings.HasPrefix(path, ":memory:") || p.Get("mode") == "memory" || p.Get("vfs") != "" {
+	if path == "" || strings.HasPrefix(path, ":memory:") || p.Get("mode") == "memory" || p.Get("vfs") != "" {
 		return ""
 	}
 	if abs, err := filepath.Abs(path); err == nil {

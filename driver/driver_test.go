@@ -1,10 +1,12 @@
 package driver_test
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"database/sql/driver"
 	"errors"
+	"log/slog"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -360,11 +362,15 @@ func TestUpdateSchemaKeepsRows(t *testing.T) {
 
 	// Applying the same schema again changes nothing.
 	var before, after int
-	db.QueryRowContext(ctx, `PRAGMA schema_version`).Scan(&before)
+	if err := db.QueryRowContext(ctx, `PRAGMA schema_version`).Scan(&before); err != nil {
+		t.Fatal(err)
+	}
 	if err := psdriver.UpdateSchema(ctx, db, todoSchema()); err != nil {
 		t.Fatal(err)
 	}
-	db.QueryRowContext(ctx, `PRAGMA schema_version`).Scan(&after)
+	if err := db.QueryRowContext(ctx, `PRAGMA schema_version`).Scan(&after); err != nil {
+		t.Fatal(err)
+	}
 	if before != after {
 		t.Errorf("re-applying the same schema changed schema_version %d -> %d", before, after)
 	}
@@ -458,6 +464,131 @@ func TestConcurrentConnectsInMemory(t *testing.T) {
 	for range 8 {
 		if err := <-errs; err != nil {
 			t.Error(err)
+		}
+	}
+}
+
+func TestCurrentSchema(t *testing.T) {
+	ctx := t.Context()
+	first := todoSchema()
+	db := openDB(t, filepath.Join(t.TempDir(), "a.db"), first)
+	if got, err := psdriver.CurrentSchema(ctx, db); err != nil || got != first {
+		t.Fatalf("after open: CurrentSchema = %p, %v; want the connector's schema %p", got, err, first)
+	}
+	second := schema.New(first.Tables[0])
+	if err := psdriver.UpdateSchema(ctx, db, second); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := psdriver.CurrentSchema(ctx, db); err != nil || got != second {
+		t.Fatalf("after UpdateSchema: CurrentSchema = %p, %v; want %p", got, err, second)
+	}
+
+	plain, err := sql.Open("sqlite", filepath.Join(t.TempDir(), "plain.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	if _, err := psdriver.CurrentSchema(ctx, plain); !errors.Is(err, psdriver.ErrNotPowerSync) {
+		t.Errorf("plain SQLite database: err = %v, want ErrNotPowerSync", err)
+	}
+}
+
+// An application authorizer sits behind the driver's own: it decides what
+// may run, and writes it allows are still recorded for upload exactly.
+func TestRegisterAuthorizer(t *testing.T) {
+	db := openDB(t, filepath.Join(t.TempDir(), "a.db"), todoSchema())
+	ctx := t.Context()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	register := func(fn sqlite.AuthorizerFn) {
+		t.Helper()
+		err := conn.Raw(func(dc any) error {
+			ar, ok := dc.(sqlite.AuthorizerRegisterer)
+			if !ok {
+				return errors.New("the connection is not a sqlite.AuthorizerRegisterer")
+			}
+			return ar.RegisterAuthorizer(fn)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	calls := 0
+	register(func(action sqlite.AuthorizerActionCode, arg1, _, _, _ string) sqlite.AuthorizerReturnCode {
+		calls++
+		if action == sqlite.AuthDelete && arg1 == "ps_data__todos" {
+			return sqlite.AuthorizerDeny
+		}
+		return sqlite.AuthorizerOK
+	})
+	for _, q := range []string{
+		`INSERT INTO todos(id, description) VALUES ('a', 'x')`,
+		`UPDATE todos SET completed = 1 WHERE id = 'missing'`, // claims tx id 2, writes nothing
+		`INSERT INTO todos(id, description) VALUES ('b', 'y')`,
+	} {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if calls == 0 {
+		t.Error("the application authorizer was never consulted")
+	}
+	if _, err := conn.ExecContext(ctx, `DELETE FROM todos WHERE id = 'a'`); err == nil || !strings.Contains(err.Error(), "not authorized") {
+		t.Errorf("DELETE denied by the application: err = %v, want not authorized", err)
+	}
+	register(nil)
+	if _, err := conn.ExecContext(ctx, `DELETE FROM todos WHERE id = 'a'`); err != nil {
+		t.Fatalf("DELETE after removing the application authorizer: %v", err)
+	}
+	want := []crudRow{
+		{1, 1, `{"op":"PUT","id":"a","type":"todos","data":{"description":"x"}}`},
+		{2, 3, `{"op":"PUT","id":"b","type":"todos","data":{"description":"y"}}`},
+		{3, 4, `{"op":"DELETE","id":"a","type":"todos"}`},
+	}
+	if got := crudRows(t, db); !slices.Equal(got, want) {
+		t.Errorf("ps_crud:\n got %v\nwant %v", got, want)
+	}
+}
+
+func TestConnectionFunctions(t *testing.T) {
+	db := openDB(t, filepath.Join(t.TempDir(), "a.db"), todoSchema())
+	ctx := t.Context()
+	var stored, fromFn, version, u1, u2 string
+	if err := db.QueryRowContext(ctx, `SELECT value FROM ps_kv WHERE key = 'client_id'`).Scan(&stored); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueryRowContext(ctx, `SELECT powersync_client_id(), powersync_rs_version(), uuid(), gen_random_uuid()`).Scan(&fromFn, &version, &u1, &u2); err != nil {
+		t.Fatal(err)
+	}
+	if stored == "" || fromFn != stored {
+		t.Errorf("powersync_client_id() = %q, ps_kv client_id = %q", fromFn, stored)
+	}
+	if !strings.HasPrefix(version, "0.5.") {
+		t.Errorf("powersync_rs_version() = %q, want a 0.5.x core version", version)
+	}
+	if len(u1) != 36 || len(u2) != 36 || u1 == u2 {
+		t.Errorf("uuid() = %q, gen_random_uuid() = %q; want two distinct UUIDs", u1, u2)
+	}
+}
+
+func TestWithLoggerReportsSchemaChanges(t *testing.T) {
+	var buf bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	c, err := psdriver.NewConnector(filepath.Join(t.TempDir(), "a.db"), psdriver.WithSchema(todoSchema()), psdriver.WithLogger(logger))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := sql.OpenDB(c)
+	defer db.Close()
+	if err := db.PingContext(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`msg="powersync: created table" table=todos`, `msg="powersync: created view" view=todos`} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("log lacks %s:\n%s", want, buf.String())
 		}
 	}
 }

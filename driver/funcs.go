@@ -132,10 +132,7 @@ func (s *slot) register() error {
 			return nil, errors.New("powersync_client_id: No client_id found in ps_kv")
 		}},
 		{"powersync_in_sync_operation", 0, false, func(*sqlite.FunctionContext, []driver.Value) (driver.Value, error) {
-			if s.state.inSync {
-				return int64(1), nil
-			}
-			return int64(0), nil
+			return sqlBool(s.state.inSync), nil
 		}},
 		{"powersync_tx_claim", 2, false, s.fnTxClaim},
 		{"powersync_tx_id", 1, false, s.fnTxID},
@@ -150,10 +147,7 @@ func (s *slot) register() error {
 			return int64(0), nil
 		}},
 		{"powersync_crud_kept", 0, false, func(*sqlite.FunctionContext, []driver.Value) (driver.Value, error) {
-			if s.state.lastKept {
-				return int64(1), nil
-			}
-			return int64(0), nil
+			return sqlBool(s.state.lastKept), nil
 		}},
 	}
 	for _, f := range fns {
@@ -167,6 +161,14 @@ func (s *slot) register() error {
 		}
 	}
 	return nil
+}
+
+// sqlBool returns b as SQLite's integer boolean.
+func sqlBool(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func fnUUID(*sqlite.FunctionContext, []driver.Value) (driver.Value, error) {

@@ -16,16 +16,14 @@ import (
 // object keys in ascending byte order, no whitespace, integers verbatim,
 // floats in shortest round-trip form, strings escaped minimally.
 
-// jsonKind distinguishes the value kinds that the core's structural
-// comparison tells apart: an integer 1 differs from a float 1.0.
+// jsonKind distinguishes the value kinds of JSON. Numbers keep the core's
+// own kinds (serdejson.Number): an integer 1 differs from a float 1.0.
 type jsonKind uint8
 
 const (
 	kindNull jsonKind = iota
 	kindBool
-	kindPosInt // fits in uint64, no sign
-	kindNegInt // negative, fits in int64
-	kindFloat
+	kindNumber // integer or float, told apart by num.Kind
 	kindString
 	kindArray
 	kindObject
@@ -35,28 +33,11 @@ const (
 type jsonValue struct {
 	kind jsonKind
 	b    bool
-	u    uint64
-	i    int64
-	f    float64
+	num  serdejson.Number
 	s    string
 	arr  []jsonValue
 	obj  map[string]jsonValue
 }
-
-// classifyNumber parses a JSON number literal as the core does (see
-// serdejson.ParseNumber).
-func classifyNumber(text string) jsonValue {
-	n := serdejson.ParseNumber(text)
-	switch n.Kind {
-	case serdejson.PosInt:
-		return jsonValue{kind: kindPosInt, u: n.U}
-	case serdejson.NegInt:
-		return jsonValue{kind: kindNegInt, i: n.I}
-	}
-	return jsonValue{kind: kindFloat, f: n.F}
-}
-
-func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 func (a jsonValue) equal(b jsonValue) bool {
 	if a.kind != b.kind {
@@ -67,12 +48,8 @@ func (a jsonValue) equal(b jsonValue) bool {
 		return true
 	case kindBool:
 		return a.b == b.b
-	case kindPosInt:
-		return a.u == b.u
-	case kindNegInt:
-		return a.i == b.i
-	case kindFloat:
-		return a.f == b.f
+	case kindNumber:
+		return a.num.Equal(b.num)
 	case kindString:
 		return a.s == b.s
 	case kindArray:
@@ -225,12 +202,8 @@ func writeValue(buf *bytes.Buffer, v jsonValue) {
 		buf.WriteString("null")
 	case kindBool:
 		buf.WriteString(strconv.FormatBool(v.b))
-	case kindPosInt:
-		buf.WriteString(strconv.FormatUint(v.u, 10))
-	case kindNegInt:
-		buf.WriteString(strconv.FormatInt(v.i, 10))
-	case kindFloat:
-		writeFloat(buf, v.f)
+	case kindNumber:
+		buf.Write(serdejson.AppendNumber(buf.AvailableBuffer(), v.num))
 	case kindString:
 		writeString(buf, v.s)
 	case kindArray:
@@ -252,22 +225,17 @@ func writeString(buf *bytes.Buffer, s string) {
 	buf.Write(serdejson.AppendString(buf.AvailableBuffer(), s))
 }
 
-// writeFloat formats f as the core does (see serdejson.AppendFloat).
-func writeFloat(buf *bytes.Buffer, f float64) {
-	buf.Write(serdejson.AppendFloat(buf.AvailableBuffer(), f))
-}
-
 // jsonMerge implements powersync_json_merge: the members of each object
 // argument joined into one object, textually, without parsing.
 func jsonMerge(args []string) (string, error) {
 	var buf strings.Builder
 	buf.WriteByte('{')
-	for i, a := range args {
+	for _, a := range args {
 		if len(a) < 2 || a[0] != '{' || a[len(a)-1] != '}' {
 			return "", errors.New("Expected json object")
 		}
 		inner := a[1 : len(a)-1]
-		if i > 0 && inner != "" && buf.Len() > 1 {
+		if inner != "" && buf.Len() > 1 { // an earlier argument wrote members
 			buf.WriteByte(',')
 		}
 		buf.WriteString(inner)

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/gopowersync/powersync/internal/serdejson"
 )
 
 var errNotObject = errors.New("expected two JSON objects")
@@ -169,12 +171,14 @@ func (p *jsonParser) number() (jsonValue, error) {
 			return jsonValue{}, p.errorf("invalid number")
 		}
 	}
-	v := classifyNumber(p.s[start:p.i])
-	if v.kind == kindFloat && math.IsInf(v.f, 0) {
+	n := serdejson.ParseNumber(p.s[start:p.i]) // the core's number kinds and values
+	if n.Kind == serdejson.Float && math.IsInf(n.F, 0) {
 		return jsonValue{}, p.errorf("number out of range")
 	}
-	return v, nil
+	return jsonValue{kind: kindNumber, num: n}, nil
 }
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 func (p *jsonParser) digits() bool {
 	start := p.i

@@ -21,8 +21,8 @@ const oldestUpgradable = 9
 // driver cannot use.
 var ErrLayout = errors.New("powersync: unsupported internal layout")
 
-// migrationRows holds the ps_migration rows the official core writes, with
-// the down-migration scripts a native SDK runs to downgrade a file.
+// migrationRowsJSON holds the ps_migration rows the official core writes,
+// with the down-migration scripts a native SDK runs to downgrade a file.
 //
 //go:embed migrations.json
 var migrationRowsJSON []byte
@@ -127,13 +127,13 @@ var upgradeSteps = map[int][]string{
 	},
 }
 
-type execQuerier interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+// rowQuerier is a *sql.DB or a *sql.Tx.
+type rowQuerier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
 // layoutVersion reads the file's internal layout version (0 for a new file).
-func layoutVersion(ctx context.Context, q execQuerier) (int, error) {
+func layoutVersion(ctx context.Context, q rowQuerier) (int, error) {
 	var n int
 	err := q.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'ps_migration'`).Scan(&n)
 	if err != nil || n == 0 {

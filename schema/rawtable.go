@@ -99,17 +99,8 @@ func (p Param) String() string {
 // Flags returns the raw table's options as the core's bit set (see
 // [Table.Flags]).
 func (r *RawTable) Flags() int {
-	f := 0
-	if r.InsertOnly {
-		f |= flagInsertOnly
-	}
-	if r.TrackPrevious != nil && r.TrackPrevious.OnlyWhenChanged {
-		f |= flagIncludeOldOnlyWhenChanged
-	}
-	if r.IgnoreEmptyUpdates {
-		f |= flagIgnoreEmptyUpdate
-	}
-	return f
+	t := Table{InsertOnly: r.InsertOnly, TrackPrevious: r.TrackPrevious, IgnoreEmptyUpdates: r.IgnoreEmptyUpdates}
+	return t.Flags()
 }
 
 // Inferred reports whether the sync client infers at least one of the put

@@ -407,7 +407,7 @@ func (t *Table) Validate() error {
 // [ErrInvalidSchema].
 func (s *Schema) Validate() error {
 	names := make(map[string]string, len(s.Tables))
-	synced := make(map[string]bool, len(s.Tables))
+	types := make(map[string]bool, len(s.Tables)) // table names as the row types they are, case kept
 	views := make(map[string]string, len(s.Tables))
 	indexes := make(map[string]string)
 	for i := range s.Tables {
@@ -420,7 +420,7 @@ func (s *Schema) Validate() error {
 			return invalid("duplicate table name %s (also declared as %s)", t.Name, prev)
 		}
 		names[key] = t.Name
-		synced[t.Name] = true
+		types[t.Name] = true
 		view := foldASCII(t.ViewName())
 		if prev, ok := views[view]; ok {
 			return invalid("table %s: view name %s is already used by table %s", t.Name, t.ViewName(), prev)
@@ -445,7 +445,7 @@ func (s *Schema) Validate() error {
 			return invalid("duplicate raw table %s", r.Name)
 		}
 		raw[r.Name] = true
-		if synced[r.Name] {
+		if types[r.Name] {
 			return invalid("raw table %s: the name is already used by a table", r.Name)
 		}
 		if r.TableName != "" {
