@@ -6,9 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -29,7 +29,7 @@ const (
 )
 
 // MaxDepth is the deepest nesting of documents and arrays that Decode accepts
-// (the top-level document is depth 1).
+// and Marshal writes (the top-level document is depth 1).
 const MaxDepth = 64
 
 // MinDocumentSize is the size of the smallest valid document, the empty one.
@@ -42,7 +42,8 @@ var ErrMalformed = errors.New("malformed BSON")
 // encode or element types it cannot decode.
 var ErrUnsupported = errors.New("unsupported BSON type")
 
-// ErrTooLarge is wrapped by errors about documents longer than a reader's limit.
+// ErrTooLarge is wrapped by errors about documents longer than a reader's
+// limit, or too long for BSON's int32 length prefix when encoding.
 var ErrTooLarge = errors.New("BSON document too large")
 
 // E is one element of an ordered document.
@@ -67,15 +68,6 @@ type Binary struct {
 // document (length prefix included) to dst.
 type Marshaler interface {
 	AppendBSON(dst []byte) ([]byte, error)
-}
-
-// Map returns the document as a map; a later duplicate key wins.
-func (d D) Map() map[string]any {
-	m := make(map[string]any, len(d))
-	for _, e := range d {
-		m[e.Key] = e.Value
-	}
-	return m
 }
 
 // Marshal encodes doc (a D, map[string]any or Marshaler) as one BSON document.
@@ -109,20 +101,12 @@ func appendDoc(dst []byte, doc any, depth int) ([]byte, error) {
 		}
 		return finish(dst, start)
 	case map[string]any:
-		keys := make([]string, 0, len(d))
-		for k := range d {
-			keys = append(keys, k)
+		keys := slices.Sorted(maps.Keys(d))
+		ordered := make(D, len(keys))
+		for i, k := range keys {
+			ordered[i] = E{k, d[k]}
 		}
-		sort.Strings(keys)
-		start := len(dst)
-		dst = append(dst, 0, 0, 0, 0)
-		var err error
-		for _, k := range keys {
-			if dst, err = appendElem(dst, k, d[k], depth); err != nil {
-				return dst, err
-			}
-		}
-		return finish(dst, start)
+		return appendDoc(dst, ordered, depth)
 	case Marshaler:
 		return d.AppendBSON(dst)
 	default:
@@ -137,18 +121,11 @@ func appendArray[T any](dst []byte, key string, x []T, depth int) ([]byte, error
 	if err != nil {
 		return dst, err
 	}
-	depth++
-	if depth > MaxDepth {
-		return dst, fmt.Errorf("nesting deeper than %d levels: %w", MaxDepth, ErrUnsupported)
-	}
-	start := len(dst)
-	dst = append(dst, 0, 0, 0, 0)
+	doc := make(D, len(x))
 	for i, v := range x {
-		if dst, err = appendElem(dst, strconv.Itoa(i), v, depth); err != nil {
-			return dst, err
-		}
+		doc[i] = E{strconv.Itoa(i), v}
 	}
-	return finish(dst, start)
+	return appendDoc(dst, doc, depth+1)
 }
 
 func finish(dst []byte, start int) ([]byte, error) {
@@ -263,8 +240,9 @@ func DecodeD(data []byte) (D, error) {
 	return v.(D), nil
 }
 
-// DocumentSize returns the total length of the document starting at the first
-// four bytes of prefix, or an error if the length is below MinDocumentSize.
+// DocumentSize returns the total length of the document whose length prefix is
+// the first four bytes of prefix, or an error wrapping ErrMalformed if prefix is
+// shorter than four bytes or the length is below MinDocumentSize.
 func DocumentSize(prefix []byte) (int, error) {
 	if len(prefix) < 4 {
 		return 0, fmt.Errorf("bson: %d bytes are not a length prefix: %w", len(prefix), ErrMalformed)
@@ -326,21 +304,21 @@ func (d *decoder) top() (any, error) {
 	if n != len(d.data) {
 		return nil, d.errf(0, "document length %d does not match the %d bytes given", n, len(d.data))
 	}
-	v, _, err := d.document(0, 1, false)
+	v, _, err := d.document(0, len(d.data), 1, false)
 	return v, err
 }
 
-// document decodes the document (or array) at off and returns it with the
-// offset just past it.
-func (d *decoder) document(off, depth int, array bool) (any, int, error) {
+// document decodes the document (or array) at off, which must end at or
+// before limit, and returns it with the offset just past it.
+func (d *decoder) document(off, limit, depth int, array bool) (any, int, error) {
 	if depth > MaxDepth {
 		return nil, 0, d.errf(off, "nesting deeper than %d levels", MaxDepth)
 	}
-	if len(d.data)-off < MinDocumentSize {
+	if limit-off < MinDocumentSize {
 		return nil, 0, d.errf(off, "truncated document")
 	}
 	size := int(int32(binary.LittleEndian.Uint32(d.data[off:])))
-	if size < MinDocumentSize || size > len(d.data)-off {
+	if size < MinDocumentSize || size > limit-off {
 		return nil, 0, d.errf(off, "document length %d out of range", size)
 	}
 	end := off + size
@@ -445,14 +423,7 @@ func (d *decoder) value(t byte, off, limit, depth int) (any, int, error) {
 		}
 		return string(b[:n-1]), off + 4 + n, nil
 	case typeDocument, typeArray:
-		if err := need(MinDocumentSize); err != nil {
-			return nil, 0, err
-		}
-		n := int(int32(binary.LittleEndian.Uint32(d.data[off:])))
-		if err := need(n); err != nil {
-			return nil, 0, d.errf(off, "embedded document length %d out of range", n)
-		}
-		return d.document(off, depth+1, t == typeArray)
+		return d.document(off, limit, depth+1, t == typeArray)
 	case typeBinary:
 		if err := need(5); err != nil {
 			return nil, 0, err

@@ -12,8 +12,8 @@
 // Encoding accepts an ordered document [D] (a list of [E] key/value pairs),
 // a map[string]any (keys are written in sorted order) or anything
 // implementing [Marshaler]. Values may be nil, string, bool, int, int32,
-// int64, uint32, float64, [D], map[string]any, [A] / []any, []string, []D,
-// []map[string]any, [Binary] and []byte.
+// int64, uint32, float64, [D], map[string]any, [Marshaler], [A] / []any,
+// []string, []D, []map[string]any, [Binary] and []byte.
 //
 // Decoding produces, for each BSON element type:
 //

@@ -1,6 +1,7 @@
 package oracletest
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
@@ -32,10 +33,9 @@ func Normalize(dump string) string {
 // DumpFile opens a database file read-only with plain SQLite (no PowerSync functions) and
 // returns [DumpState] of it, normalised as [Normalize] does.
 func DumpFile(ctx context.Context, path string) (string, error) {
-	u := url.URL{Scheme: "file", Path: path, RawQuery: "mode=ro"}
-	db, err := sql.Open("sqlite", u.String())
+	db, err := openReadOnly(path)
 	if err != nil {
-		return "", fmt.Errorf("oracletest: open %s: %w", path, err)
+		return "", err
 	}
 	defer db.Close()
 	s, err := DumpState(ctx, db)
@@ -116,17 +116,22 @@ func DumpState(ctx context.Context, q Querier) (string, error) {
 	return b.String(), nil
 }
 
+// openReadOnly opens a database file read-only with plain SQLite.
+func openReadOnly(path string) (*sql.DB, error) {
+	u := url.URL{Scheme: "file", Path: path, RawQuery: "mode=ro"}
+	db, err := sql.Open("sqlite", u.String())
+	if err != nil {
+		return nil, fmt.Errorf("oracletest: open %s: %w", path, err)
+	}
+	return db, nil
+}
+
 func dumpTable(ctx context.Context, q Querier, b *strings.Builder, name, order string) error {
 	rows, err := q.QueryContext(ctx, `select * from "`+name+`" order by `+order)
 	if err != nil {
 		return fmt.Errorf("oracletest: dump %s: %w", name, err)
 	}
-	cols, err := rows.Columns()
-	if err != nil {
-		rows.Close()
-		return fmt.Errorf("oracletest: dump %s: %w", name, err)
-	}
-	all, err := scanAll(rows, len(cols))
+	cols, all, err := scanAll(rows)
 	if err != nil {
 		return fmt.Errorf("oracletest: dump %s: %w", name, err)
 	}
@@ -156,38 +161,38 @@ func queryRows(ctx context.Context, q Querier, query string) ([][]any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("oracletest: %s: %w", query, err)
 	}
-	cols, err := rows.Columns()
-	if err != nil {
-		rows.Close()
-		return nil, fmt.Errorf("oracletest: %s: %w", query, err)
-	}
-	out, err := scanAll(rows, len(cols))
+	_, out, err := scanAll(rows)
 	if err != nil {
 		return nil, fmt.Errorf("oracletest: %s: %w", query, err)
 	}
 	return out, nil
 }
 
-// scanAll reads and closes rows, each value as the SQLite storage class it has:
-// nil, int64, float64, string (TEXT) or []byte (BLOB).
-func scanAll(rows *sql.Rows, n int) ([][]any, error) {
+// scanAll reads and closes rows, returning the column names and every row, each
+// value as the SQLite storage class it has: nil, int64, float64, string (TEXT) or
+// []byte (BLOB).
+func scanAll(rows *sql.Rows) ([]string, [][]any, error) {
 	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, nil, err
+	}
 	var out [][]any
 	for rows.Next() {
-		vals := make([]any, n)
-		ptrs := make([]any, n)
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
 		for i := range vals {
 			ptrs[i] = &vals[i]
 		}
 		if err := rows.Scan(ptrs...); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for i, v := range vals {
 			vals[i] = canonical(v)
 		}
 		out = append(out, vals)
 	}
-	return out, rows.Err()
+	return cols, out, rows.Err()
 }
 
 // canonical maps driver values to nil, int64, float64, string or []byte.
@@ -452,10 +457,9 @@ func (e MasterEntry) String() string {
 // ReadMaster returns the sqlite_master entries of a database file, opened read-only with
 // plain SQLite, sorted by (type, name, tbl_name, sql) as the oracle's dump sorts them.
 func ReadMaster(ctx context.Context, path string) ([]MasterEntry, error) {
-	u := url.URL{Scheme: "file", Path: path, RawQuery: "mode=ro"}
-	db, err := sql.Open("sqlite", u.String())
+	db, err := openReadOnly(path)
 	if err != nil {
-		return nil, fmt.Errorf("oracletest: open %s: %w", path, err)
+		return nil, err
 	}
 	defer db.Close()
 	rows, err := queryRows(ctx, db, "select type, name, tbl_name, sql from sqlite_master")
@@ -470,7 +474,8 @@ func ReadMaster(ctx context.Context, path string) ([]MasterEntry, error) {
 		}
 	}
 	slices.SortFunc(out, func(a, b MasterEntry) int {
-		return strings.Compare(a.Type+"\x00"+a.Name+"\x00"+a.TblName+"\x00"+a.SQL, b.Type+"\x00"+b.Name+"\x00"+b.TblName+"\x00"+b.SQL)
+		return cmp.Or(cmp.Compare(a.Type, b.Type), cmp.Compare(a.Name, b.Name),
+			cmp.Compare(a.TblName, b.TblName), cmp.Compare(a.SQL, b.SQL))
 	})
 	return out, nil
 }

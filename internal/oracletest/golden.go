@@ -56,7 +56,8 @@ func WriteGolden(tb testing.TB, path, text string) {
 
 // LineDiff returns "" when a and b are equal, else the lines that differ: a line-based
 // diff (longest common subsequence) with "-" for lines only in a, "+" for lines only in b
-// and up to two lines of context around each change.
+// and up to two lines of context around each change. When the texts are too long for
+// that (more than 4,000,000 line pairs), it shows only the first line that differs.
 func LineDiff(a, b string) string {
 	if a == b {
 		return ""

@@ -55,7 +55,8 @@ func TestInCI(t *testing.T) {
 	}
 }
 
-// recorder is a testing.TB that records Skipf/Fatalf instead of stopping the test.
+// recorder is a testing.TB that records Skipf/Fatalf/Errorf instead of stopping or
+// failing the test.
 type recorder struct {
 	testing.TB
 	skipped, failed bool
@@ -64,6 +65,7 @@ type recorder struct {
 func (r *recorder) Helper()               {}
 func (r *recorder) Skipf(string, ...any)  { r.skipped = true }
 func (r *recorder) Fatalf(string, ...any) { r.failed = true }
+func (r *recorder) Errorf(string, ...any) { r.failed = true }
 
 func TestRequireDecision(t *testing.T) {
 	for _, tc := range []struct {
@@ -212,6 +214,11 @@ func TestGolden(t *testing.T) {
 		t.Skip("test binary runs with -update")
 	}
 	Golden(t, path, "hello\n")
+	r := &recorder{TB: t}
+	Golden(r, path, "goodbye\n")
+	if !r.failed {
+		t.Error("Golden accepted text that differs from the golden file")
+	}
 }
 
 // TestExecScript plays a script on plain SQLite (no PowerSync) and checks the transcript,
@@ -320,5 +327,97 @@ func TestOracleSelf(t *testing.T) {
 	}
 	if len(tr) == 2 && PyJSONRows(rows) != tr[1].Rows {
 		t.Errorf("query rows:\n  oracle %s\n  Go     %s", tr[1].Rows, PyJSONRows(rows))
+	}
+}
+
+func TestCompareTranscriptsFailAny(t *testing.T) {
+	want := Transcript{{Line: 3, Error: "malformed JSON", Code: 1, Any: true}}
+	if d := CompareTranscripts(want, Transcript{{Line: 3, Error: "bad json at 4", Code: 787, Any: true}}); len(d) != 0 {
+		t.Errorf("!fail-any compared the error text or code: %v", d)
+	}
+	if d := CompareTranscripts(want, Transcript{{Line: 3, Rows: `[]`}}); len(d) != 1 {
+		t.Errorf("!fail-any against query rows: want 1 difference, got %q", d)
+	}
+	if d := CompareTranscripts(want, nil); len(d) != 1 {
+		t.Errorf("missing result: want 1 difference, got %q", d)
+	}
+}
+
+func TestPyStr(t *testing.T) {
+	for _, tc := range []struct {
+		in     any
+		str    string
+		truthy bool
+	}{
+		{nil, "None", false},
+		{int64(0), "0", false},
+		{int64(-3), "-3", true},
+		{0.0, "0.0", false},
+		{2.5, "2.5", true},
+		{math.NaN(), "nan", true},
+		{math.Inf(-1), "-inf", true},
+		{"", "", false},
+		{"0", "0", true},
+		{[]byte{}, "b''", false},
+		{[]byte("a\n"), `b'a\n'`, true},
+	} {
+		if got := pyStr(tc.in); got != tc.str {
+			t.Errorf("pyStr(%#v) = %q, want %q", tc.in, got, tc.str)
+		}
+		if got := pyTruthy(tc.in); got != tc.truthy {
+			t.Errorf("pyTruthy(%#v) = %v, want %v", tc.in, got, tc.truthy)
+		}
+	}
+}
+
+func TestTail(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{"a\nb\nc\n", 2, "...\nb\nc"},
+		{"a\nb\n", 2, "a\nb"},
+		{"", 2, ""},
+	} {
+		if got := tail(tc.in, tc.n); got != tc.want {
+			t.Errorf("tail(%q, %d) = %q, want %q", tc.in, tc.n, got, tc.want)
+		}
+	}
+}
+
+func TestReadMaster(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "m.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, stmt := range []string{
+		"CREATE TABLE t(a TEXT PRIMARY KEY, b)",
+		"CREATE INDEX t_b ON t(b)",
+	} {
+		if _, err := db.ExecContext(t.Context(), stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := ReadMaster(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, e := range entries {
+		b.WriteString(e.String())
+	}
+	want := "== index sqlite_autoindex_t_1 (t)\n<no sql: auto index>\n" +
+		"== index t_b (t)\nCREATE INDEX t_b ON t(b)\n" +
+		"== table t (t)\nCREATE TABLE t(a TEXT PRIMARY KEY, b)\n"
+	if got := b.String(); got != want {
+		t.Errorf("ReadMaster entries:\n%s\nwant\n%s", got, want)
+	}
+	if _, err := ReadMaster(t.Context(), filepath.Join(t.TempDir(), "missing.db")); err == nil {
+		t.Error("ReadMaster of a missing file succeeded")
 	}
 }
