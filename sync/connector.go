@@ -86,10 +86,13 @@ type Connector interface {
 }
 
 // ConnectorFuncs adapts two functions to the [Connector] interface.
-// A nil UploadFunc uploads nothing (the queue is left as it is).
 type ConnectorFuncs struct {
+	// FetchCredentialsFunc implements FetchCredentials. Nil means the user
+	// is signed out (no credentials).
 	FetchCredentialsFunc func(ctx context.Context) (*Credentials, error)
-	UploadDataFunc       func(ctx context.Context, db *sql.DB) error
+	// UploadDataFunc implements UploadData. Nil uploads nothing (the queue
+	// is left as it is).
+	UploadDataFunc func(ctx context.Context, db *sql.DB) error
 }
 
 // FetchCredentials calls FetchCredentialsFunc.
@@ -192,16 +195,6 @@ func (c *credentialCache) prefetch(ctx context.Context) (bool, error) {
 	}
 	c.mu.Unlock()
 	return true, nil
-}
-
-// cached returns the current credentials without fetching (nil if none).
-func (c *credentialCache) cached() *Credentials {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.invalid {
-		return nil
-	}
-	return c.cur
 }
 
 func callFetch(ctx context.Context, c Connector) (creds *Credentials, err error) {

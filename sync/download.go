@@ -67,8 +67,9 @@ func (s *Syncer) startRequest() synccore.StartRequest {
 }
 
 // iteration is one sync connection: start the state machine, open the
-// stream, feed it every line and local event, and stop the state machine.
-// It reports whether the next connection should start at once.
+// stream, feed it the received lines (a batch at a time, see
+// receivedLines) and the local events, and stop the state machine. It
+// reports whether the next connection should start at once.
 func (s *Syncer) iteration(ctx context.Context, sess *session) (immediate bool, err error) {
 	sess.takeEvents() // events from before this iteration are moot
 	instrs, err := s.eng.Start(ctx, s.startRequest())
@@ -155,30 +156,33 @@ func (s *Syncer) iteration(ctx context.Context, sess *session) (immediate bool, 
 				continue
 			}
 		}
-		{
-			if l.err != nil {
-				c, _ := s.step(ctx, sess, s.eng.ConnectionEnd)
-				if c.err != nil {
-					return false, c.err
-				}
-				if errors.Is(l.err, io.EOF) {
-					return c.immediate, nil
-				}
-				return false, fmt.Errorf("powersync: read sync stream: %w", l.err)
+		if l.err != nil {
+			c, _ := s.step(ctx, sess, s.eng.ConnectionEnd)
+			if c.err != nil {
+				return false, c.err
 			}
-			next := receivedLines(l, lines, &held)
-			feed := s.eng.NextLinesText
-			if l.binary {
-				feed = s.eng.NextLinesBinary
+			if errors.Is(l.err, io.EOF) {
+				return c.immediate, nil
 			}
-			c, done := s.step(ctx, sess, func(ctx context.Context) ([]synccore.Instruction, error) { return feed(ctx, next) })
-			if first {
-				first = false
-				sess.kickUpload() // upload offline writes on every (re)connect
-			}
-			if done {
-				return c.immediate, c.err
-			}
+			return false, fmt.Errorf("powersync: read sync stream: %w", l.err)
+		}
+		next := receivedLines(l, lines, &held)
+		feed := s.eng.NextLinesText
+		if l.binary {
+			feed = s.eng.NextLinesBinary
+		}
+		c, done := s.step(ctx, sess, func(ctx context.Context) ([]synccore.Instruction, error) { return feed(ctx, next) })
+		if idleTimer != nil {
+			// The time spent writing the lines (a large apply can take
+			// long) is not silence of the service.
+			idleTimer.Reset(s.o.idleTimeout)
+		}
+		if first {
+			first = false
+			sess.kickUpload() // upload offline writes on every (re)connect
+		}
+		if done {
+			return c.immediate, c.err
 		}
 	}
 }

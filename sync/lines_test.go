@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -92,10 +93,48 @@ func TestReadBSONDocument(t *testing.T) {
 			if tt.wantErr != "" {
 				t.Fatalf("no error, want %q", tt.wantErr)
 			}
-			if len(got) != len(tt.want) || (len(got) > 0 && (got[0] != tt.want[0] || got[len(got)-1] != tt.want[len(tt.want)-1])) {
+			if !slices.Equal(got, tt.want) {
 				t.Errorf("documents %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestReceivedLines: the source of a batch yields the first line, then only
+// lines already received, and leaves the end of the stream for the loop.
+func TestReceivedLines(t *testing.T) {
+	ch := make(chan lineMsg, 3)
+	ch <- lineMsg{data: []byte("b")}
+	ch <- lineMsg{err: io.EOF}
+	ch <- lineMsg{data: []byte("c")}
+	var held *lineMsg
+	next := receivedLines(lineMsg{data: []byte("a")}, ch, &held)
+	var got []string
+	for {
+		l, ok := next()
+		if !ok {
+			break
+		}
+		got = append(got, string(l))
+	}
+	if !slices.Equal(got, []string{"a", "b"}) {
+		t.Errorf("lines %q, want [a b]", got)
+	}
+	if held == nil || !errors.Is(held.err, io.EOF) {
+		t.Errorf("held %v, want the end of the stream", held)
+	}
+	if _, ok := next(); ok || len(ch) != 1 {
+		t.Errorf("a line was taken after the end of the stream (ok %v, %d left)", ok, len(ch))
+	}
+
+	// Nothing received yet: next returns at once instead of waiting.
+	held = nil
+	next = receivedLines(lineMsg{data: []byte("x")}, make(chan lineMsg), &held)
+	if l, ok := next(); !ok || string(l) != "x" {
+		t.Fatalf("first = %q, %v", l, ok)
+	}
+	if _, ok := next(); ok || held != nil {
+		t.Errorf("ok %v, held %v with nothing received", ok, held)
 	}
 }
 

@@ -126,15 +126,21 @@ func (s Status) String() string {
 
 // PriorityStatus is the sync state of one bucket priority.
 type PriorityStatus struct {
-	Priority     int
+	// Priority is the priority number (FullSyncPriority for a complete sync).
+	Priority int
+	// LastSyncedAt is when the buckets of this priority were last synced
+	// (zero if never).
 	LastSyncedAt time.Time
-	HasSynced    bool
+	// HasSynced reports whether they were synced at least once.
+	HasSynced bool
 }
 
 // ProgressCounts counts downloaded operations against the total expected.
 type ProgressCounts struct {
+	// Downloaded is the number of operations downloaded so far.
 	Downloaded int64
-	Total      int64
+	// Total is the number of operations expected.
+	Total int64
 }
 
 // Fraction returns Downloaded/Total, or 0 when Total is 0.
@@ -159,7 +165,7 @@ type progressEntry struct {
 }
 
 // UntilPriority returns the progress of the buckets with priority number at
-// most p.
+// most prio.
 func (p *Progress) UntilPriority(prio int) ProgressCounts {
 	var c ProgressCounts
 	if p == nil {

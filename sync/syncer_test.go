@@ -8,12 +8,16 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"strings"
 	gosync "sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gopowersync/powersync/driver"
+	"github.com/gopowersync/powersync/schema"
 )
 
 const testRetryDelay = 7 * time.Second
@@ -587,5 +591,38 @@ func TestDisconnectAndClear(t *testing.T) {
 			h.s.Connect(ctx)
 			h.waitStatus(t, "connected", connected)
 		})
+	}
+}
+
+// TestDisconnectAndClearRawTables: with the production state machine, a raw
+// table is emptied by its Clear statement, as schema.RawTable documents.
+func TestDisconnectAndClearRawTables(t *testing.T) {
+	ctx := t.Context()
+	sch := testSchema().WithRawTables(schema.RawTable{Name: "users", TableName: "local_users", Clear: `DELETE FROM local_users`})
+	conn, err := driver.NewConnector(filepath.Join(t.TempDir(), "raw.db"), driver.WithSchema(sch))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := sql.OpenDB(conn)
+	t.Cleanup(func() { db.Close() })
+	exec(t, db, `CREATE TABLE local_users(id TEXT PRIMARY KEY, name TEXT)`)
+	exec(t, db, `INSERT INTO local_users VALUES ('u1', 'a')`)
+	exec(t, db, `INSERT INTO todos(id, title) VALUES ('a', 'x')`)
+	s, err := New(db, ConnectorFuncs{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if err := s.DisconnectAndClear(ctx, ClearOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, table := range []string{"local_users", "todos", "ps_crud"} {
+		var n int
+		if err := db.QueryRow(`SELECT count(*) FROM ` + table).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n != 0 {
+			t.Errorf("%s: %d rows left", table, n)
+		}
 	}
 }

@@ -15,7 +15,7 @@ import (
 
 // syncWriter is a goroutine-safe buffer that reports each written line.
 type syncWriter struct {
-	mu    sync.Mutex
+	mu    sync.Mutex // guards buf
 	buf   bytes.Buffer
 	lines chan string
 }

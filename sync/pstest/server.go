@@ -332,6 +332,13 @@ func (s *Server) notifyLocked() {
 	s.changed = make(chan struct{})
 }
 
+// streamsChangedLocked wakes WaitStreams after a stream came or went. s.mu
+// must be held.
+func (s *Server) streamsChangedLocked() {
+	close(s.streamsChanged)
+	s.streamsChanged = make(chan struct{})
+}
+
 // ActiveStreams returns the number of sync streams being served.
 func (s *Server) ActiveStreams() int {
 	s.mu.Lock()

@@ -113,14 +113,12 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 		s.ndjsonStreams++
 	}
 	s.streams[sc] = struct{}{}
-	close(s.streamsChanged)
-	s.streamsChanged = make(chan struct{})
+	s.streamsChangedLocked()
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
 		delete(s.streams, sc)
-		close(s.streamsChanged)
-		s.streamsChanged = make(chan struct{})
+		s.streamsChangedLocked()
 		s.mu.Unlock()
 	}()
 
@@ -289,7 +287,7 @@ func (s *Server) sendCheckpoint(lw *lineWriter, enc *encoder, sent, cp *sentChec
 	// Data, highest priority (lowest number) first.
 	sort.SliceStable(fetch, func(i, j int) bool { return fetch[i].Priority < fetch[j].Priority })
 	for i, b := range fetch {
-		if _, err := s.sendBucketData(lw, enc, b.Bucket, cp.lastOpID, positions, dataBuf); err != nil {
+		if err := s.sendBucketData(lw, enc, b.Bucket, cp.lastOpID, positions, dataBuf); err != nil {
 			return err
 		}
 		last := i == len(fetch)-1
@@ -303,27 +301,15 @@ func (s *Server) sendCheckpoint(lw *lineWriter, enc *encoder, sent, cp *sentChec
 }
 
 func sameStreams(a, b []streamDesc) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i].Name != b[i].Name || a[i].IsDefault != b[i].IsDefault || len(a[i].Errors) != len(b[i].Errors) {
-			return false
-		}
-		for j := range a[i].Errors {
-			if a[i].Errors[j] != b[i].Errors[j] {
-				return false
-			}
-		}
-	}
-	return true
+	return slices.EqualFunc(a, b, func(x, y streamDesc) bool {
+		return x.Name == y.Name && x.IsDefault == y.IsDefault && slices.Equal(x.Errors, y.Errors)
+	})
 }
 
 // sendBucketData sends the ops of a bucket after the client's position up to
-// upTo, in pages, and returns the number of data lines written.
+// upTo, in pages.
 func (s *Server) sendBucketData(lw *lineWriter, enc *encoder, name string, upTo int64, positions map[string]int64,
-	dataBuf *[]byte) (int, error) {
-	lines := 0
+	dataBuf *[]byte) error {
 	for {
 		after := positions[name]
 		s.mu.Lock()
@@ -334,21 +320,20 @@ func (s *Server) sendBucketData(lw *lineWriter, enc *encoder, name string, upTo 
 		}
 		s.mu.Unlock()
 		if len(ops) == 0 {
-			return lines, nil
+			return nil
 		}
 		line, err := enc.data(*dataBuf, name, after, more, ops)
 		*dataBuf = line
 		if err := lw.write(line, err); err != nil {
-			return lines, err
+			return err
 		}
-		lines++
 		positions[name] = ops[len(ops)-1].id
 		if lw.fault.EndMidCheckpoint {
 			_ = lw.flush()
-			return lines, errStreamEnd
+			return errStreamEnd
 		}
 		if !more {
-			return lines, nil
+			return nil
 		}
 	}
 }

@@ -274,12 +274,7 @@ func (s *Server) SyncedRows(userID string) map[string]map[string]string {
 	defer s.mu.Unlock()
 	set := s.resolveLocked(&syncRequest{Streams: streamsRequest{IncludeDefaults: true}}, Client{UserID: userID})
 	out := map[string]map[string]string{}
-	names := make([]string, 0, len(set.buckets))
-	for n := range set.buckets {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
+	for _, n := range sortedKeys(set.buckets) {
 		if b := s.st.buckets[n]; b != nil {
 			addRows(out, b)
 		}
