@@ -29,17 +29,16 @@ func QueryTables(ctx context.Context, db *sql.DB, query string, args ...any) ([]
 		return nil, fmt.Errorf("powersync: find tables of query: EXPLAIN returned %d columns", len(cols))
 	}
 	var (
-		opcode     string
-		p2, p3     int64
-		pages      []int64
-		dest       = make([]any, len(cols))
-		discard    any
-		opcodeCol  = slices.Index(cols, "opcode")
-		p2Col      = slices.Index(cols, "p2")
-		p3Col      = slices.Index(cols, "p3")
-		wantedCols = opcodeCol >= 0 && p2Col >= 0 && p3Col >= 0
+		opcode    string
+		p2, p3    int64
+		pages     []int64
+		dest      = make([]any, len(cols))
+		discard   any
+		opcodeCol = slices.Index(cols, "opcode")
+		p2Col     = slices.Index(cols, "p2")
+		p3Col     = slices.Index(cols, "p3")
 	)
-	if !wantedCols {
+	if opcodeCol < 0 || p2Col < 0 || p3Col < 0 {
 		return nil, fmt.Errorf("powersync: find tables of query: unexpected EXPLAIN columns %q", cols)
 	}
 	for i := range dest {

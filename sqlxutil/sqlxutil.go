@@ -69,7 +69,7 @@ func GetOptional[T any](ctx context.Context, q sqlx.QueryerContext, query string
 }
 
 // Select runs query and scans every row into a T, as Get does; the SDKs
-// call it getAll. No row gives an empty slice and no error.
+// call it getAll. No row gives a nil slice (length 0) and no error.
 func Select[T any](ctx context.Context, q sqlx.QueryerContext, query string, args ...any) ([]T, error) {
 	var v []T
 	if err := sqlx.SelectContext(ctx, q, &v, query, args...); err != nil {

@@ -99,8 +99,8 @@ type rejectedEntry struct {
 
 // readRejected reads the set-aside entries, oldest first (none when the
 // table does not exist).
-func (d *inspectDB) readRejected(ctx context.Context, tables map[string]bool) ([]rejectedEntry, error) {
-	if !tables[rejectedTable] {
+func (d *inspectDB) readRejected(ctx context.Context) ([]rejectedEntry, error) {
+	if !d.tables[rejectedTable] {
 		return nil, nil
 	}
 	rows, err := d.conn.QueryContext(ctx, "SELECT id, tx_id, data, ifnull(octet_length(data), 0), reason, rejected_at FROM "+rejectedTable+" ORDER BY id")
@@ -249,13 +249,9 @@ func crudCommand() *command {
 		fs := newFlagSet(c)
 		asJSON := fs.Bool("json", false, "print JSON instead of text")
 		limit := fs.Int("limit", 100, "show at most `N` entries (0: all); the totals always cover the whole queue")
-		pos, code, ok := a.parseFlags(c, fs, args)
+		file, code, ok := a.fileArg(c, fs, args)
 		if !ok {
 			return code
-		}
-		file, ok := a.oneFile(c, pos)
-		if !ok {
-			return exitUsage
 		}
 		if *limit < 0 {
 			fmt.Fprintf(a.stderr, "powersync crud: --limit must be >= 0\n")
@@ -270,11 +266,7 @@ func crudCommand() *command {
 		if err != nil {
 			return a.fail(c, err)
 		}
-		tables, err := d.tableSet(ctx)
-		if err != nil {
-			return a.fail(c, err)
-		}
-		rejected, err := d.readRejected(ctx, tables)
+		rejected, err := d.readRejected(ctx)
 		if err != nil {
 			return a.fail(c, err)
 		}

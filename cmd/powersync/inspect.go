@@ -254,8 +254,8 @@ type priorityStatus struct {
 }
 
 // readSyncState reads ps_sync_state, ascending by priority.
-func (d *inspectDB) readSyncState(ctx context.Context, tables map[string]bool) ([]priorityStatus, error) {
-	if !tables["ps_sync_state"] {
+func (d *inspectDB) readSyncState(ctx context.Context) ([]priorityStatus, error) {
+	if !d.tables["ps_sync_state"] {
 		return nil, nil
 	}
 	rows, err := d.conn.QueryContext(ctx, "SELECT priority, last_synced_at FROM ps_sync_state ORDER BY priority")
@@ -317,8 +317,8 @@ type streamInfo struct {
 }
 
 // readStreams reads ps_stream_subscriptions (layout >= 11).
-func (d *inspectDB) readStreams(ctx context.Context, tables map[string]bool) ([]streamInfo, error) {
-	if !tables["ps_stream_subscriptions"] {
+func (d *inspectDB) readStreams(ctx context.Context) ([]streamInfo, error) {
+	if !d.tables["ps_stream_subscriptions"] {
 		return nil, nil
 	}
 	rows, err := d.conn.QueryContext(ctx, `SELECT stream_name, local_params, active, is_default, local_priority, ttl, expires_at, last_synced_at
@@ -357,9 +357,9 @@ type dataTable struct {
 }
 
 // readDataTables lists the data tables with their row counts, by name.
-func (d *inspectDB) readDataTables(ctx context.Context, tables map[string]bool) ([]dataTable, error) {
+func (d *inspectDB) readDataTables(ctx context.Context) ([]dataTable, error) {
 	var out []dataTable
-	for t := range tables {
+	for t := range d.tables {
 		name, local, ok := dataTableName(t)
 		if !ok {
 			continue
@@ -397,8 +397,8 @@ type typeCount struct {
 }
 
 // readUntyped counts ps_untyped rows per type.
-func (d *inspectDB) readUntyped(ctx context.Context, tables map[string]bool) ([]typeCount, error) {
-	if !tables["ps_untyped"] {
+func (d *inspectDB) readUntyped(ctx context.Context) ([]typeCount, error) {
+	if !d.tables["ps_untyped"] {
 		return nil, nil
 	}
 	rows, err := d.conn.QueryContext(ctx, "SELECT type, count(*) FROM ps_untyped GROUP BY type ORDER BY type")

@@ -199,17 +199,26 @@ func (a *app) oneFile(c *command, positional []string) (string, bool) {
 	return positional[0], true
 }
 
-// openFileArg parses args for an inspection command c whose only argument
-// is FILE, and opens FILE read-only. When ok is false the command ends with
-// code: the usage was printed, or the error.
-func (a *app) openFileArg(ctx context.Context, c *command, fs *flag.FlagSet, args []string) (d *inspectDB, code int, ok bool) {
+// fileArg parses args for a command c whose only argument is FILE, and
+// returns FILE. When ok is false the command ends with code: the usage or
+// the error was printed.
+func (a *app) fileArg(c *command, fs *flag.FlagSet, args []string) (file string, code int, ok bool) {
 	pos, code, ok := a.parseFlags(c, fs, args)
 	if !ok {
-		return nil, code, false
+		return "", code, false
 	}
-	file, ok := a.oneFile(c, pos)
+	if file, ok = a.oneFile(c, pos); !ok {
+		return "", exitUsage, false
+	}
+	return file, exitOK, true
+}
+
+// openFileArg is fileArg for an inspection command: it also opens FILE
+// read-only.
+func (a *app) openFileArg(ctx context.Context, c *command, fs *flag.FlagSet, args []string) (d *inspectDB, code int, ok bool) {
+	file, code, ok := a.fileArg(c, fs, args)
 	if !ok {
-		return nil, exitUsage, false
+		return nil, code, false
 	}
 	d, err := openInspect(ctx, file)
 	if err != nil {

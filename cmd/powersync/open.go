@@ -28,6 +28,9 @@ type inspectDB struct {
 	conn *sql.Conn // the single connection, inside a read transaction
 	// version is the internal layout version (ps_migration), 14 for core 0.5.x.
 	version int
+	// tables holds the names of all tables in the file, read once by
+	// openInspect: the read transaction keeps them from changing.
+	tables map[string]bool
 }
 
 // openInspect opens path read-only with modernc's plain "sqlite" driver and
@@ -112,13 +115,14 @@ func uriPath(path string) string {
 	return r.Replace(p)
 }
 
-// checkPowerSync verifies the PowerSync internal tables and reads the layout
-// version.
+// checkPowerSync reads the table names into d.tables, verifies the PowerSync
+// internal tables and reads the layout version.
 func (d *inspectDB) checkPowerSync(ctx context.Context) error {
 	tables, err := d.tableSet(ctx)
 	if err != nil {
 		return fmt.Errorf("read %s: %w", d.path, err)
 	}
+	d.tables = tables
 	var missing []string
 	for _, t := range []string{"ps_migration", "ps_buckets", "ps_oplog", "ps_crud", "ps_kv"} {
 		if !tables[t] {

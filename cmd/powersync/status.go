@@ -94,14 +94,11 @@ func statusCommand() *command {
 // readStatus gathers the status report.
 func (d *inspectDB) readStatus(ctx context.Context) (*statusReport, error) {
 	r := &statusReport{File: d.path, LayoutVersion: d.version}
-	tables, err := d.tableSet(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("read tables: %w", err)
-	}
+	var err error
 	if r.ClientID, err = d.kvText(ctx, "client_id"); err != nil {
 		return nil, err
 	}
-	if r.Priorities, err = d.readSyncState(ctx, tables); err != nil {
+	if r.Priorities, err = d.readSyncState(ctx); err != nil {
 		return nil, err
 	}
 	r.Priorities = nonNil(r.Priorities)
@@ -136,7 +133,7 @@ func (d *inspectDB) readStatus(ctx context.Context) (*statusReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	counts, err := d.readDataTables(ctx, tables)
+	counts, err := d.readDataTables(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -156,21 +153,21 @@ func (d *inspectDB) readStatus(ctx context.Context) (*statusReport, error) {
 		}
 		r.Tables = append(r.Tables, ts)
 	}
-	if r.Untyped, err = d.readUntyped(ctx, tables); err != nil {
+	if r.Untyped, err = d.readUntyped(ctx); err != nil {
 		return nil, err
 	}
 	r.Untyped = nonNil(r.Untyped)
-	if tables["ps_updated_rows"] {
+	if d.tables["ps_updated_rows"] {
 		if r.RowsToRecheck, err = d.count(ctx, "SELECT count(*) FROM ps_updated_rows"); err != nil {
 			return nil, err
 		}
 	}
-	if tables[rejectedTable] {
+	if d.tables[rejectedTable] {
 		if r.RejectedUploads, err = d.count(ctx, "SELECT count(*) FROM "+rejectedTable); err != nil {
 			return nil, err
 		}
 	}
-	if r.Streams, err = d.readStreams(ctx, tables); err != nil {
+	if r.Streams, err = d.readStreams(ctx); err != nil {
 		return nil, err
 	}
 	r.Streams = nonNil(r.Streams)

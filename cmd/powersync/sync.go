@@ -71,13 +71,9 @@ func syncCommand() *command {
 		fs.StringVar(&f.params, "params", "", "client parameters as a JSON `object`")
 		fs.BoolVar(&f.once, "once", false, "exit after the first complete sync")
 		fs.DurationVar(&f.retryDelay, "retry-delay", pssync.DefaultRetryDelay, "wait this long before reconnecting after an error")
-		pos, code, ok := a.parseFlags(c, fs, args)
+		file, code, ok := a.fileArg(c, fs, args)
 		if !ok {
 			return code
-		}
-		file, ok := a.oneFile(c, pos)
-		if !ok {
-			return exitUsage
 		}
 		switch {
 		case f.endpoint == "":
@@ -266,33 +262,12 @@ type uploader struct {
 	client *http.Client
 }
 
-// uploadEntry is one change in the upload body (the SDKs' CrudEntry JSON).
-type uploadEntry struct {
-	OpID     int64          `json:"op_id"`
-	TxID     int64          `json:"tx_id,omitempty"`
-	Op       string         `json:"op"`
-	Type     string         `json:"type"`
-	ID       string         `json:"id"`
-	Data     map[string]any `json:"data,omitempty"`
-	Old      map[string]any `json:"old,omitempty"`
-	Metadata *string        `json:"metadata,omitempty"`
-}
-
 func (u *uploader) upload(ctx context.Context, db *sql.DB) error {
 	for tx, err := range pssync.CrudTransactions(ctx, db) {
 		if err != nil {
 			return err
 		}
-		batch := make([]uploadEntry, 0, len(tx.Entries))
-		for _, e := range tx.Entries {
-			ue := uploadEntry{OpID: e.ClientID, TxID: e.TransactionID, Op: string(e.Op), Type: e.Table, ID: e.ID, Data: e.Data, Old: e.PreviousValues}
-			if e.HasMetadata {
-				m := e.Metadata
-				ue.Metadata = &m
-			}
-			batch = append(batch, ue)
-		}
-		if err := u.post(ctx, batch); err != nil {
+		if err := u.post(ctx, tx.Entries); err != nil {
 			return err
 		}
 		if err := tx.Complete(ctx); err != nil {
@@ -302,7 +277,9 @@ func (u *uploader) upload(ctx context.Context, db *sql.DB) error {
 	return nil
 }
 
-func (u *uploader) post(ctx context.Context, batch []uploadEntry) error {
+// post sends one transaction's entries; they marshal in the SDKs' CrudEntry
+// JSON (see [pssync.CrudEntry.MarshalJSON]).
+func (u *uploader) post(ctx context.Context, batch []pssync.CrudEntry) error {
 	body, err := json.Marshal(map[string]any{"batch": batch})
 	if err != nil {
 		return fmt.Errorf("upload: %w", err)

@@ -6,9 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"runtime"
 	"strings"
@@ -366,4 +369,60 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// TestUploaderBody checks what --upload-url receives: one POST per local
+// transaction, {"batch": [entries]} in the SDKs' CrudEntry JSON with the
+// token, and the queue emptied once the backend accepts.
+func TestUploaderBody(t *testing.T) {
+	path := driverFile(t, localWrites(t, "pending"))
+	db := openDriver(t, path)
+	t.Cleanup(func() { db.Close() })
+	var (
+		mu      gosync.Mutex // guards bodies and auth
+		bodies  []string
+		auth    []string
+		request = func(w http.ResponseWriter, r *http.Request) {
+			b, _ := io.ReadAll(r.Body)
+			mu.Lock()
+			defer mu.Unlock()
+			bodies = append(bodies, string(b))
+			auth = append(auth, r.Header.Get("Authorization"))
+		}
+	)
+	srv := httptest.NewServer(http.HandlerFunc(request))
+	t.Cleanup(srv.Close)
+	up := &uploader{url: srv.URL, creds: &credentialSource{endpoint: "unused", token: "tok"}, client: srv.Client()}
+	if err := up.upload(t.Context(), db); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		`{"batch":[{"op_id":1,"op":"PUT","type":"lists","id":"l1","tx_id":1,"data":{"name":"Groceries","owner_id":"u1"},"metadata":"created offline"},` +
+			`{"op_id":2,"op":"PUT","type":"lists","id":"l2","tx_id":1,"data":{"name":"Work","owner_id":"u1"}}]}`,
+		`{"batch":[{"op_id":3,"op":"PATCH","type":"lists","id":"l1","tx_id":2,"data":{"name":"Shopping"},"old":{"name":"Groceries"}}]}`,
+		`{"batch":[{"op_id":4,"op":"PUT","type":"logs","id":"log1","tx_id":3,"data":{"level":1,"msg":"app started"}}]}`,
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(bodies) != len(want) {
+		t.Fatalf("got %d requests, want %d:\n%s", len(bodies), len(want), strings.Join(bodies, "\n"))
+	}
+	for i := range want {
+		var got, exp any
+		if err := json.Unmarshal([]byte(bodies[i]), &got); err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		json.Unmarshal([]byte(want[i]), &exp) //nolint:errcheck // a literal
+		if !reflect.DeepEqual(got, exp) {
+			t.Errorf("request %d body:\n%s\nwant:\n%s", i, bodies[i], want[i])
+		}
+	}
+	for i, a := range auth {
+		if a != "Token tok" {
+			t.Errorf("request %d: Authorization %q", i, a)
+		}
+	}
+	if n, _, err := pssync.UploadQueueStats(t.Context(), db); err != nil || n != 0 {
+		t.Errorf("upload queue after upload: %d entries (%v)", n, err)
+	}
 }

@@ -739,20 +739,8 @@ func (a *app) showStatus(ctx context.Context, synced chan<- struct{}) {
 func (a *app) showLive(ctx context.Context) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	w := hooks.Watcher{Mode: hooks.ModeDiff}
 	wg.Go(func() {
-		first := true
-		for res, err := range w.Watch(ctx, a.db, `SELECT id, name FROM lists`) {
-			if err != nil {
-				if ctx.Err() == nil {
-					a.con.errorf("live: %v", err)
-				}
-				return
-			}
-			if first {
-				first = false
-				continue
-			}
+		a.watchChanges(ctx, `SELECT id, name FROM lists`, func(res *hooks.Result) {
 			for _, r := range res.Added {
 				if !a.takeLocal(str(r["id"])) {
 					a.con.printf("live: new list %s %s", short(str(r["id"])), str(r["name"]))
@@ -763,20 +751,9 @@ func (a *app) showLive(ctx context.Context) {
 					a.con.printf("live: list %s removed", str(r["name"]))
 				}
 			}
-		}
+		})
 	})
-	first := true
-	for res, err := range w.Watch(ctx, a.db, `SELECT id, description, completed FROM todos`) {
-		if err != nil {
-			if ctx.Err() == nil {
-				a.con.errorf("live: %v", err)
-			}
-			return
-		}
-		if first {
-			first = false
-			continue
-		}
+	a.watchChanges(ctx, `SELECT id, description, completed FROM todos`, func(res *hooks.Result) {
 		for _, r := range res.Added {
 			if !a.takeLocal(str(r["id"])) {
 				a.con.printf("live: added %s %q", short(str(r["id"])), str(r["description"]))
@@ -801,5 +778,26 @@ func (a *app) showLive(ctx context.Context) {
 				a.con.printf("live: removed %s %q", short(str(r["id"])), str(r["description"]))
 			}
 		}
+	})
+}
+
+// watchChanges watches query in hooks.ModeDiff and calls show with each
+// change after the first result (the rows already there), until ctx ends or
+// a run fails.
+func (a *app) watchChanges(ctx context.Context, query string, show func(*hooks.Result)) {
+	w := hooks.Watcher{Mode: hooks.ModeDiff}
+	first := true
+	for res, err := range w.Watch(ctx, a.db, query) {
+		if err != nil {
+			if ctx.Err() == nil {
+				a.con.errorf("live: %v", err)
+			}
+			return
+		}
+		if first {
+			first = false
+			continue
+		}
+		show(res)
 	}
 }

@@ -47,4 +47,5 @@
 //	-user ID          TODO_USER        the user's id (a UUID for examples/backend)
 //	-once                              run stdin's commands after the first sync and exit
 //	-archived N                        embedded service: archived todos to seed (default 1000)
+//	-retry-delay D                     wait D before reconnecting or retrying an upload (default 5s)
 package main
