@@ -123,11 +123,10 @@ type credentialCache struct {
 	connector Connector
 	now       func() time.Time
 
-	mu         gosync.Mutex // guards the fields below
-	cur        *Credentials
-	used       bool // cur was handed out at least once
-	invalid    bool
-	prefetched *Credentials // the credential a prefetch was done for
+	mu      gosync.Mutex // guards the fields below
+	cur     *Credentials
+	used    bool // cur was handed out at least once
+	invalid bool
 }
 
 // get returns the cached credentials or fetches new ones.
@@ -175,25 +174,22 @@ func (c *credentialCache) invalidate() {
 	c.mu.Unlock()
 }
 
-// prefetch fetches new credentials ahead of expiry. It reports false (and
-// does nothing) if a prefetch was already done for the current credentials,
-// so a service repeating its warning does not make the syncer fetch in a loop.
+// prefetch fetches new credentials ahead of expiry, for the stream that
+// uses the current ones. It reports false (and does nothing) when the
+// current credentials are already a prefetched replacement that no stream
+// has used yet, so a service repeating its warning on the old stream does
+// not make the syncer fetch in a loop; once the replacement is in use, its
+// own expiry warning prefetches again.
 func (c *credentialCache) prefetch(ctx context.Context) (bool, error) {
 	c.mu.Lock()
-	if c.cur != nil && c.prefetched == c.cur {
-		c.mu.Unlock()
+	waiting := c.cur != nil && !c.used
+	c.mu.Unlock()
+	if waiting {
 		return false, nil
 	}
-	c.mu.Unlock()
-	creds, err := c.fetch(ctx, false)
-	if err != nil {
+	if _, err := c.fetch(ctx, false); err != nil {
 		return false, err
 	}
-	c.mu.Lock()
-	if c.cur == creds {
-		c.prefetched = creds
-	}
-	c.mu.Unlock()
 	return true, nil
 }
 

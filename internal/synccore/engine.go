@@ -390,6 +390,11 @@ func (e *Engine) Start(ctx context.Context, req StartRequest) ([]Instruction, er
 		if body.Buckets == nil {
 			body.Buckets = []bucketRequest{}
 		}
+		if body.Parameters == nil {
+			// The service's request schema wants an object here; null is
+			// refused with a 400 (PSYNC_S2001).
+			body.Parameters = map[string]any{}
+		}
 		raw, err := json.Marshal(body)
 		if err != nil {
 			return fmt.Errorf("powersync: sync request: %w", err)
