@@ -110,10 +110,17 @@ func (r *RawTable) Inferred() bool { return r.Put == nil || r.Delete == nil }
 // Validate checks the raw table: a name; a local table name when statements
 // are inferred; non-empty statements whose Column parameters name a column;
 // a delete statement binding only the id; no reserved local table name;
-// no duplicate synced columns. The error wraps [ErrInvalidSchema].
+// no duplicate synced columns; no NUL byte in the names. The error wraps
+// [ErrInvalidSchema].
 func (r *RawTable) Validate() error {
 	if r.Name == "" {
 		return invalid("raw table name is empty")
+	}
+	if strings.IndexByte(r.Name, 0) >= 0 {
+		return invalid("raw table name %q %s", r.Name, nulMessage)
+	}
+	if strings.IndexByte(r.TableName, 0) >= 0 {
+		return invalid("raw table %s: local table name %q %s", r.Name, r.TableName, nulMessage)
 	}
 	if r.Inferred() && r.TableName == "" {
 		return invalid("raw table %s: table_name is required when the put or delete statement is inferred", r.Name)
@@ -125,6 +132,9 @@ func (r *RawTable) Validate() error {
 	for _, c := range r.SyncedColumns {
 		if c == "" {
 			return invalid("raw table %s: empty synced column name", r.Name)
+		}
+		if strings.IndexByte(c, 0) >= 0 {
+			return invalid("raw table %s: synced column %q %s", r.Name, c, nulMessage)
 		}
 		if seen[c] {
 			return invalid("raw table %s: duplicate synced column %s", r.Name, c)

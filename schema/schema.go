@@ -258,10 +258,17 @@ func (t *Table) Flags() int {
 // and index names (besides whitespace).
 const invalidNameChars = `"'%,.#[]`
 
+// nulMessage says why a name with a NUL byte is refused: SQLite reads names
+// and SQL text as C strings, so everything after the NUL would be cut off.
+const nulMessage = "contains a NUL byte (SQLite cannot hold one in a name)"
+
 // checkName returns a description of what is wrong with name, or "".
 func checkName(name string) string {
 	if name == "" {
 		return "is empty"
+	}
+	if strings.IndexByte(name, 0) >= 0 {
+		return nulMessage
 	}
 	for _, r := range name {
 		if strings.ContainsRune(invalidNameChars, r) || isSpace(r) {
@@ -311,7 +318,8 @@ func invalid(format string, args ...any) error {
 // and a few more that the core would otherwise trip over later:
 //
 //   - the table name, the view name override, column and index names are
-//     not empty and contain no whitespace and none of " ' % , . # [ ];
+//     not empty and contain no whitespace, none of " ' % , . # [ ] and no
+//     NUL byte (which the SDKs let through and SQLite would cut the name at);
 //   - there is no declared id column, no duplicate column or index (letter
 //     case ignored, as SQLite does), and at most [MaxColumns] columns;
 //   - column types are TEXT, INTEGER or REAL;

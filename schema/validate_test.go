@@ -48,6 +48,10 @@ func TestValidate(t *testing.T) {
 		{"table name with tab", func(s *schema.Schema) { s.Tables[0].Name = "a\tb" }, `invalid character '\t'`},
 		{"table name with non-breaking space", func(s *schema.Schema) { s.Tables[0].Name = "a\u00a0b" }, `invalid character`},
 		{"table name with dot", func(s *schema.Schema) { s.Tables[0].Name = "main.todos" }, `invalid character '.'`},
+		{"table name with NUL", func(s *schema.Schema) { s.Tables[0].Name = "to\x00dos" }, `table name "to\x00dos" contains a NUL byte`},
+		{"column name with NUL", func(s *schema.Schema) { s.Tables[0].Columns[1].Name = "a\x00" }, `table todos: column name "a\x00" contains a NUL byte`},
+		{"view name with NUL", func(s *schema.Schema) { s.Tables[0].ViewNameOverride = "\x00" }, `view name "\x00" contains a NUL byte`},
+		{"index name with NUL", func(s *schema.Schema) { s.Tables[0].Indexes[0].Name = "d\x00" }, `index name "d\x00" contains a NUL byte`},
 		{"view name with quote", func(s *schema.Schema) { s.Tables[0].ViewNameOverride = `to"dos` }, `table todos: view name "to\"dos" contains invalid character '"'`},
 		{"reserved view name", func(s *schema.Schema) { s.Tables[0].Name = "ps_crud" }, `view name "ps_crud" is reserved`},
 		{"reserved view prefix", func(s *schema.Schema) { s.Tables[0].ViewNameOverride = "sqlite_stuff" }, `is reserved`},
@@ -137,6 +141,10 @@ func TestValidate(t *testing.T) {
 			s.RawTables = []schema.RawTable{{Name: "users", TableName: "users", Put: &schema.PendingStatement{SQL: "x", Params: []schema.Param{{}}}}}
 		}, "put statement parameter 1: unknown kind 0"},
 		{"raw reserved table", func(s *schema.Schema) { s.RawTables = []schema.RawTable{{Name: "x", TableName: "ps_oplog"}} }, `local table name "ps_oplog" is reserved`},
+		{"raw local table with NUL", func(s *schema.Schema) { s.RawTables = []schema.RawTable{{Name: "x", TableName: "t\x00"}} }, `raw table x: local table name "t\x00" contains a NUL byte`},
+		{"raw synced column with NUL", func(s *schema.Schema) {
+			s.RawTables = []schema.RawTable{{Name: "x", TableName: "t", SyncedColumns: []string{"a\x00"}}}
+		}, `raw table x: synced column "a\x00" contains a NUL byte`},
 		{"raw duplicate synced column", func(s *schema.Schema) {
 			s.RawTables = []schema.RawTable{{Name: "x", TableName: "x", SyncedColumns: []string{"a", "a"}}}
 		}, "raw table x: duplicate synced column a"},
