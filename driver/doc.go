@@ -33,8 +33,18 @@
 //   - ALTER TABLE and CREATE TABLE for schema tables are not how tables change:
 //     pass a new schema to UpdateSchema. Rows are never lost by a schema change;
 //     rows of a table that leaves the schema are kept aside and return with it.
-//   - UPSERT (INSERT ... ON CONFLICT) is not supported on views by SQLite; use
-//     INSERT and UPDATE, or INSERT OR REPLACE semantics in two statements.
+//   - UPSERT (INSERT ... ON CONFLICT) is not supported on views by SQLite
+//     ("cannot UPSERT a view", as with the official core); use INSERT OR
+//     IGNORE followed by UPDATE.
+//   - INSERT OR IGNORE of an id that already exists leaves the row as it is
+//     and queues nothing. The official core (0.5.3) queues a PUT of only the
+//     columns the statement names, which replaces the whole row on the
+//     server, losing its other columns; this driver deliberately differs.
+//   - INSERT OR REPLACE of an existing id replaces the whole row, locally and
+//     on the server: columns the statement does not name become NULL, and the
+//     PUT queued holds only the named ones (as with the core).
+//   - Other conflict clauses (UPDATE OR ROLLBACK, INSERT OR FAIL, ...) apply
+//     to the row written, never to the upload bookkeeping, as in the core.
 //   - Columns are TEXT, INTEGER or REAL, as in the official SDKs. A time.Time
 //     argument is written as text in modernc.org/sqlite's format (Go's
 //     Time.String unless the DSN sets _time_format) and reads back as a

@@ -592,3 +592,35 @@ func TestWithLoggerReportsSchemaChanges(t *testing.T) {
 		}
 	}
 }
+
+// INSERT OR IGNORE of an id that exists leaves the row alone, and must queue
+// nothing: the official core queues a PUT of only the given columns, which
+// would replace the whole row on the server and lose its other columns. Rows
+// of the same statement that are new are inserted and queued as usual.
+func TestInsertOrIgnoreExistingRowQueuesNothing(t *testing.T) {
+	db := openDB(t, filepath.Join(t.TempDir(), "ignore.db"), todoSchema())
+	exec(t, db, `INSERT INTO todos(id, description, completed) VALUES ('a', 'keep me', 1)`)
+	if n := exec(t, db, `INSERT OR IGNORE INTO todos(id, description) VALUES ('a', 'ignored'), ('b', 'new')`); n != 1 {
+		t.Errorf("RowsAffected = %d, want 1 (only the new row)", n)
+	}
+	exec(t, db, `INSERT OR IGNORE INTO todos(id, description) VALUES ('a', 'ignored again')`)
+	var desc string
+	var completed int
+	if err := db.QueryRowContext(t.Context(), `SELECT description, completed FROM todos WHERE id = 'a'`).Scan(&desc, &completed); err != nil {
+		t.Fatal(err)
+	}
+	if desc != "keep me" || completed != 1 {
+		t.Errorf("row a = (%q, %d), want it unchanged", desc, completed)
+	}
+	var got []string
+	for _, r := range crudRows(t, db) {
+		got = append(got, r.data)
+	}
+	want := []string{
+		`{"op":"PUT","id":"a","type":"todos","data":{"completed":1,"description":"keep me"}}`,
+		`{"op":"PUT","id":"b","type":"todos","data":{"description":"new"}}`,
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("ps_crud =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}

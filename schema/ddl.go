@@ -262,23 +262,36 @@ func writeCrud(b *strings.Builder, e crudEntry) {
 	b.WriteString(strconv.Itoa(e.options))
 	b.WriteString(") AS e) WHERE e IS NOT NULL;\n")
 
-	where, and := "", ""
+	where, and := " WHERE true", ""
 	if e.guarded {
 		where, and = " WHERE "+crudKept, " AND "+crudKept
 	}
-	b.WriteString("INSERT OR IGNORE INTO ps_updated_rows(row_type, row_id) SELECT ")
+	// SQLite applies the conflict clause of the statement that fired the
+	// trigger (INSERT OR ROLLBACK INTO todos ...) to every statement in it,
+	// in place of their own OR IGNORE or OR REPLACE; an upsert clause is
+	// kept, so these two writes hold whatever clause the user's statement has.
+	b.WriteString("INSERT INTO ps_updated_rows(row_type, row_id) SELECT ")
 	b.WriteString(typ)
 	b.WriteString(", ")
 	b.WriteString(e.id)
 	b.WriteString(where)
-	b.WriteString(";\n")
+	b.WriteString(" ON CONFLICT DO NOTHING;\n")
 	// The gate is set by the transaction's first kept entry only: writing
 	// the same ps_kv row for every row written would cost a page write each.
-	b.WriteString("INSERT OR REPLACE INTO ps_kv(key, value) SELECT 'target_checkpoint_request_id', 9223372036854775807 WHERE powersync_gate_once();\n")
+	b.WriteString("INSERT INTO ps_kv(key, value) SELECT 'target_checkpoint_request_id', 9223372036854775807 WHERE powersync_gate_once() ON CONFLICT(key) DO UPDATE SET value = excluded.value;\n")
 	b.WriteString("DELETE FROM ps_kv WHERE key IN ('last_seen_checkpoint_request_id', 'last_applied_checkpoint_request_id')")
 	b.WriteString(and)
 	b.WriteString(";\n")
 }
+
+// skipIgnoredInsert ends the insert trigger for a row that the data table
+// did not take: under INSERT OR IGNORE of an id that already exists, the
+// insert into the data table is ignored, and an upload entry recorded
+// anyway would be a PUT of only the given columns, which replaces the whole
+// row on the server. The official core records that PUT; this driver
+// records nothing for the row (RAISE(IGNORE) skips to the next row of the
+// statement).
+const skipIgnoredInsert = "SELECT RAISE (IGNORE) WHERE changes() = 0;\n"
 
 // writeManualPut appends the statements recording an insert of an
 // insert-only table: a tx id of its own kind and a ps_crud entry built with
@@ -347,6 +360,7 @@ func (t *Table) Triggers() []Trigger {
 	} else {
 		b.WriteString("INSERT INTO " + data + " SELECT NEW.id, " + fnew + ";\n")
 		if synced {
+			b.WriteString(skipIgnoredInsert)
 			writeCrud(&b, crudEntry{
 				op: "PUT", id: "NEW.id", typ: t.Name,
 				data:     "json(powersync_diff('{}', " + fnew + "))",

@@ -40,8 +40,8 @@ func TestTriggerShape(t *testing.T) {
 	fn := `json_object('name', powersync_strip_subtype(NEW."name"))`
 	fo := `json_object('name', powersync_strip_subtype(OLD."name"))`
 	bookkeeping := func(id string) string {
-		return "INSERT OR IGNORE INTO ps_updated_rows(row_type, row_id) SELECT 'lists', " + id + ";\n" +
-			"INSERT OR REPLACE INTO ps_kv(key, value) SELECT 'target_checkpoint_request_id', 9223372036854775807 WHERE powersync_gate_once();\n" +
+		return "INSERT INTO ps_updated_rows(row_type, row_id) SELECT 'lists', " + id + " WHERE true ON CONFLICT DO NOTHING;\n" +
+			"INSERT INTO ps_kv(key, value) SELECT 'target_checkpoint_request_id', 9223372036854775807 WHERE powersync_gate_once() ON CONFLICT(key) DO UPDATE SET value = excluded.value;\n" +
 			"DELETE FROM ps_kv WHERE key IN ('last_seen_checkpoint_request_id', 'last_applied_checkpoint_request_id');\n"
 	}
 	claim := "UPDATE ps_tx SET next_tx = next_tx + 1 WHERE id = 1 AND powersync_tx_claim(0, next_tx);\n"
@@ -49,6 +49,7 @@ func TestTriggerShape(t *testing.T) {
 		{Name: "ps_view_insert_lists", On: schema.WriteInsert, SQL: `CREATE TRIGGER "ps_view_insert_lists" INSTEAD OF INSERT ON "lists" FOR EACH ROW BEGIN` + "\n" +
 			"SELECT CASE WHEN (NEW.id IS NULL) THEN RAISE (FAIL, 'id is required') WHEN (typeof(NEW.id) != 'text') THEN RAISE (FAIL, 'id should be text') END;\n" +
 			`INSERT INTO "ps_data__lists" SELECT NEW.id, ` + fn + ";\n" +
+			"SELECT RAISE (IGNORE) WHERE changes() = 0;\n" +
 			claim +
 			"INSERT INTO ps_crud(tx_id, data) SELECT powersync_tx_id(0), e FROM (SELECT powersync_crud_entry('PUT', NEW.id, 'lists', json(powersync_diff('{}', " + fn + ")), NULL, NULL, 0) AS e) WHERE e IS NOT NULL;\n" +
 			bookkeeping("NEW.id") + "END"},
@@ -155,8 +156,8 @@ func TestIgnoreEmptyUpdateGuards(t *testing.T) {
 	}
 	upd := tbl.Triggers()[1].SQL
 	for _, s := range []string{
-		"INSERT OR IGNORE INTO ps_updated_rows(row_type, row_id) SELECT 't', NEW.id WHERE powersync_crud_kept();",
-		"INSERT OR REPLACE INTO ps_kv(key, value) SELECT 'target_checkpoint_request_id', 9223372036854775807 WHERE powersync_gate_once();",
+		"INSERT INTO ps_updated_rows(row_type, row_id) SELECT 't', NEW.id WHERE powersync_crud_kept() ON CONFLICT DO NOTHING;",
+		"INSERT INTO ps_kv(key, value) SELECT 'target_checkpoint_request_id', 9223372036854775807 WHERE powersync_gate_once() ON CONFLICT(key) DO UPDATE SET value = excluded.value;",
 		"DELETE FROM ps_kv WHERE key IN ('last_seen_checkpoint_request_id', 'last_applied_checkpoint_request_id') AND powersync_crud_kept();",
 		", NULL, NULL, 16) AS e) WHERE e IS NOT NULL;",
 	} {
@@ -304,7 +305,7 @@ func TestRawTableTriggers(t *testing.T) {
 		{schema.WriteInsert, []string{
 			`CREATE TRIGGER "test" AFTER INSERT ON "users" FOR EACH ROW WHEN NOT powersync_in_sync_operation() BEGIN` + "\n",
 			"powersync_crud_entry('PUT', NEW.id, 'sync_type', json(powersync_diff('{}', " + fn + ")), NULL, NULL, 0)",
-			"SELECT 'sync_type', NEW.id;",
+			"SELECT 'sync_type', NEW.id WHERE true ON CONFLICT DO NOTHING;",
 		}},
 		{schema.WriteUpdate, []string{
 			`CREATE TRIGGER "test" AFTER UPDATE ON "users" FOR EACH ROW WHEN NOT powersync_in_sync_operation() BEGIN` + "\n" +
