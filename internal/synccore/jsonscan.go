@@ -383,29 +383,149 @@ func (s *scanner) boolean() (bool, error) {
 	return false, s.errf("expected a boolean")
 }
 
-// skip consumes any JSON value.
+// skip consumes any JSON value, as strictly as the typed readers.
+//
+// Nesting is tracked on an explicit stack (one bit per level) rather than
+// by recursion: the official core skips unknown values of any depth (a
+// 10 MB line nested 5 million levels deep is an "Unknown sync line" to it),
+// and a recursive skip would overflow the goroutine stack on such a line,
+// which kills the process. The stack costs at most one byte per eight input
+// bytes.
 func (s *scanner) skip() error {
-	switch c := s.peek(); {
-	case c == '{':
-		return s.object(func([]byte) error { return s.skip() })
-	case c == '[':
-		return s.array(s.skip)
-	case c == '"':
-		_, err := s.rawString(true)
-		return err
-	case c == 't' || c == 'f':
-		_, err := s.boolean()
-		return err
-	case c == 'n':
-		if s.null() {
-			return nil
+	_, err := s.skipValue(0)
+	return err
+}
+
+// skipValue is skip with a nesting limit: with maxDepth > 0, a value nested
+// deeper than maxDepth levels (the outermost array or object is level 1)
+// is an error naming the limit. It returns the deepest level reached.
+func (s *scanner) skipValue(maxDepth int) (int, error) {
+	var stack []uint64 // bit set: that level is an object
+	depth, deepest := 0, 0
+	isObject := func() bool { return stack[(depth-1)/64]&(1<<((depth-1)%64)) != 0 }
+	for {
+		// A value is expected.
+		switch c := s.peek(); {
+		case c == '{' || c == '[':
+			s.i++
+			if depth == maxDepth && maxDepth > 0 {
+				s.i--
+				return deepest, s.errf("JSON nested deeper than %d levels", maxDepth)
+			}
+			depth++
+			deepest = max(deepest, depth)
+			if (depth-1)/64 == len(stack) {
+				stack = append(stack, 0)
+			}
+			word, bit := &stack[(depth-1)/64], uint64(1)<<((depth-1)%64)
+			if c == '{' {
+				*word |= bit
+				if s.peek() == '}' {
+					s.i++
+					depth--
+					break
+				}
+				if err := s.objectKey(); err != nil {
+					return deepest, err
+				}
+				continue
+			}
+			*word &^= bit
+			if s.peek() == ']' {
+				s.i++
+				depth--
+				break
+			}
+			continue
+		case c == '"':
+			if err := s.skipString(); err != nil {
+				return deepest, err
+			}
+		case c == 't' || c == 'f':
+			if _, err := s.boolean(); err != nil {
+				return deepest, err
+			}
+		case c == 'n' && s.null():
+		case c == '-' || (c >= '0' && c <= '9'):
+			if _, _, err := s.numberToken(); err != nil {
+				return deepest, err
+			}
+		default:
+			if s.i >= len(s.b) {
+				return deepest, s.errf("unexpected end of input")
+			}
+			return deepest, s.errf("expected value")
 		}
-	case c == '-' || (c >= '0' && c <= '9'):
-		_, _, err := s.numberToken()
+		// A value ended: close containers until one has another element.
+		for {
+			if depth == 0 {
+				return deepest, nil
+			}
+			c := s.peek()
+			if c == ',' {
+				s.i++
+				if isObject() {
+					if err := s.objectKey(); err != nil {
+						return deepest, err
+					}
+				}
+				break
+			}
+			if isObject() {
+				if c != '}' {
+					return deepest, s.errf("expected ',' or '}'")
+				}
+			} else if c != ']' {
+				return deepest, s.errf("expected ',' or ']'")
+			}
+			s.i++
+			depth--
+		}
+	}
+}
+
+// objectKey reads an object key and the colon after it.
+func (s *scanner) objectKey() error {
+	if s.peek() != '"' {
+		return s.errf("expected object key")
+	}
+	if err := s.skipString(); err != nil {
 		return err
 	}
-	if s.i >= len(s.b) {
-		return s.errf("unexpected end of input")
+	return s.expect(':')
+}
+
+// skipString consumes a string without decoding it. Like the core's parser
+// when it ignores a value, it checks the syntax only: escapes must be
+// well-formed, but a \u escape may be a lone surrogate.
+func (s *scanner) skipString() error {
+	s.i++ // the opening quote
+	for s.i < len(s.b) {
+		switch c := s.b[s.i]; {
+		case c == '"':
+			s.i++
+			return nil
+		case c < 0x20:
+			return s.errf("control character in string")
+		case c == '\\':
+			s.i++
+			if s.i >= len(s.b) {
+				return s.errf("unterminated string")
+			}
+			switch s.b[s.i] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				s.i++
+			case 'u':
+				s.i++
+				if _, ok := s.hex4(); !ok {
+					return s.errf("invalid \\u escape")
+				}
+			default:
+				return s.errf("invalid escape")
+			}
+		default:
+			s.i++
+		}
 	}
-	return s.errf("expected value")
+	return s.errf("unterminated string")
 }
