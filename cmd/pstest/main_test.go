@@ -56,6 +56,7 @@ func TestRunServesSeedAndStops(t *testing.T) {
 		}
 	}
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url+"/sync/stream", strings.NewReader(`{"client_id":"c"}`))
+	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Token "+token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

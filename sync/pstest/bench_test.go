@@ -38,6 +38,7 @@ func BenchmarkInitialSync(b *testing.B) {
 				req, _ := http.NewRequestWithContext(b.Context(), http.MethodPost, srv.URL+"/sync/stream",
 					strings.NewReader(`{"client_id":"c","raw_data":true}`))
 				req.Header.Set("Authorization", "Token "+tok)
+				req.Header.Set("Content-Type", "application/json")
 				req.Header.Set("Accept", accept)
 				resp, err := http.DefaultClient.Do(req)
 				if err != nil {

@@ -1,9 +1,8 @@
 package pstest
 
 import (
-	"encoding/json"
-	"fmt"
 	"math"
+	"math/big"
 	"net/http"
 	"strconv"
 )
@@ -45,55 +44,71 @@ func (s *Server) RequestCheckpoint(userID, clientID string, id int64) int64 {
 }
 
 func (s *Server) handleWriteCheckpoint(w http.ResponseWriter, r *http.Request) {
+	params, perr := readParams(r)
+	if perr != nil {
+		writeError(w, perr)
+		return
+	}
+	if verr := validateParams(writeCheckpointSchema, params); verr != nil {
+		writeError(w, verr)
+		return
+	}
 	id, aerr := s.authenticate(r)
 	if aerr != nil {
 		writeError(w, aerr)
 		return
 	}
-	clientID := r.URL.Query().Get("client_id")
+	var clientID string
+	if c := params.get("client_id"); c != nil {
+		clientID = c.s
+	}
 	wc := s.CreateWriteCheckpoint(id.userID, clientID)
 	writeData(w, map[string]string{"write_checkpoint": strconv.FormatInt(wc, 10)})
 }
 
 func (s *Server) handleCheckpointRequest(w http.ResponseWriter, r *http.Request) {
+	params, perr := readParams(r)
+	if perr != nil {
+		writeError(w, perr)
+		return
+	}
+	if verr := validateParams(checkpointRequestSchema, params); verr != nil {
+		writeError(w, verr)
+		return
+	}
+	n, ok := parseRequestID(params.get("checkpoint_request_id"))
+	if !ok {
+		writeError(w, validationMessages("Expected checkpoint_request_id between 1 and 9223372036854775807"))
+		return
+	}
 	id, aerr := s.authenticate(r)
 	if aerr != nil {
 		writeError(w, aerr)
 		return
 	}
-	var body struct {
-		ClientID            string      `json:"client_id"`
-		CheckpointRequestID json.Number `json:"checkpoint_request_id"`
-	}
-	if err := decodeBody(r, &body); err != nil {
-		writeError(w, validationError(err.Error()))
-		return
-	}
-	n, err := parseRequestID(body.CheckpointRequestID)
-	if err != nil {
-		writeError(w, validationError(err.Error()))
-		return
-	}
-	got := s.RequestCheckpoint(id.userID, body.ClientID, n)
+	got := s.RequestCheckpoint(id.userID, params.get("client_id").s, n)
 	writeData(w, map[string]string{"checkpoint_request_id": strconv.FormatInt(got, 10)})
 }
 
-// parseRequestID accepts a JSON number or a decimal string in [1, 2^63-1].
-func parseRequestID(v json.Number) (int64, error) {
-	s := string(v)
-	if len(s) >= 2 && s[0] == '"' {
-		s = s[1 : len(s)-1]
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		f, ferr := strconv.ParseFloat(s, 64)
-		if ferr != nil || f != math.Trunc(f) || f < 1 || f >= math.MaxInt64 {
-			return 0, fmt.Errorf("checkpoint_request_id %q must be an integer in [1, 2^63-1]", string(v))
+// parseRequestID decodes a validated checkpoint_request_id (a decimal
+// string or a JSON integer, which JavaScript holds as a double) and reports
+// whether it is in [1, 2^63-1].
+func parseRequestID(v *jsonValue) (int64, bool) {
+	var b *big.Int
+	if v.kind == jString {
+		var ok bool
+		if b, ok = new(big.Int).SetString(v.s, 10); !ok {
+			return 0, false
 		}
-		n = int64(f)
+	} else {
+		f, err := strconv.ParseFloat(v.s, 64)
+		if err != nil || math.IsInf(f, 0) {
+			return 0, false
+		}
+		b, _ = new(big.Float).SetFloat64(f).Int(nil)
 	}
-	if n < 1 {
-		return 0, fmt.Errorf("checkpoint_request_id %q must be an integer in [1, 2^63-1]", string(v))
+	if b.Sign() <= 0 || !b.IsInt64() {
+		return 0, false
 	}
-	return n, nil
+	return b.Int64(), true
 }

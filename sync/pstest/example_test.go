@@ -25,6 +25,7 @@ func Example() {
 	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/sync/stream",
 		strings.NewReader(`{"client_id": "client-1", "raw_data": true}`))
 	req.Header.Set("Authorization", "Token "+srv.Token("user-1"))
+	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		panic(err)

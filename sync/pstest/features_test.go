@@ -292,8 +292,8 @@ func TestSyncStreams(t *testing.T) {
 		"subscriptions": []any{
 			sub{"stream": "list", "parameters": sub{"list": "a"}, "override_priority": 1},
 			sub{"stream": "list", "parameters": nil, "override_priority": nil},
-			sub{"stream": "nope", "parameters": nil},
-			sub{"stream": "mine", "parameters": nil},
+			sub{"stream": "nope", "parameters": nil, "override_priority": nil},
+			sub{"stream": "mine", "parameters": nil, "override_priority": nil},
 		},
 	}})
 	s := openStream(t, srv, srv.Token("u"), acceptBSON, body)
@@ -336,7 +336,7 @@ func TestSyncStreams(t *testing.T) {
 
 	// Without defaults only explicit subscriptions count.
 	s2 := openStream(t, srv, srv.Token("u"), "", syncBody("c", map[string]any{"streams": map[string]any{
-		"include_defaults": false, "subscriptions": []any{sub{"stream": "list", "parameters": sub{"list": "b"}}}}}))
+		"include_defaults": false, "subscriptions": []any{sub{"stream": "list", "parameters": sub{"list": "b"}, "override_priority": nil}}}}))
 	cp2 := s2.expect("checkpoint")
 	if n := len(cp2["buckets"].([]any)); n != 1 {
 		t.Errorf("buckets without defaults: %v", cp2["buckets"])

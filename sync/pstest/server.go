@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"slices"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -42,6 +43,7 @@ type Option func(*config)
 
 type config struct {
 	secret      []byte
+	keyID       string
 	audiences   []string
 	maxLifetime time.Duration
 	pageSize    int
@@ -58,6 +60,16 @@ type config struct {
 // per server; use Server.Token to mint tokens).
 func WithSecret(secret []byte) Option {
 	return func(c *config) { c.secret = slices.Clone(secret) }
+}
+
+// WithKeyID gives the server's key a key id, as keys in the service's
+// JWKS usually have: tokens must then carry it as their kid header (Token
+// adds it), and a token with another kid or none gets 401 PSYNC_S2101
+// "Could not find an appropriate key in the keystore...". Without it (the
+// default) the key has no kid and any HS256 token signed with the secret
+// is accepted, whatever its kid.
+func WithKeyID(kid string) Option {
+	return func(c *config) { c.keyID = kid }
 }
 
 // WithAudience sets the audiences a token's aud claim must contain one of
@@ -240,11 +252,11 @@ func newServer(opts []Option) *Server {
 	mux.HandleFunc("POST /sync/checkpoint-request", s.handleCheckpointRequest)
 	mux.HandleFunc("POST /upload", s.handleUpload)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, &serviceError{Status: http.StatusNotFound, Code: "PSYNC_S2002", Name: "RouteNotFound",
+		writeError(w, &serviceError{Status: http.StatusNotFound, Code: "PSYNC_S2002", Name: "t", Severity: "info",
 			Description: "The path does not exist on this server",
-			Details:     fmt.Sprintf("The path %q does not exist on this server", r.URL.Path)})
+			Details:     fmt.Sprintf("The path %s %q does not exist on this server", r.Method, r.URL.RequestURI())})
 	})
-	s.handler = s.track(s.faultMiddleware(mux))
+	s.handler = cors(s.track(s.faultMiddleware(mux)))
 	return s
 }
 
@@ -276,6 +288,24 @@ func (s *Server) serve(ln net.Listener) {
 // server. Streams it serves still end on Close.
 func (s *Server) Handler() http.Handler { return s.handler }
 
+// cors adds the service's CORS headers to every answer and answers
+// preflight requests as the service does.
+func cors(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Access-Control-Allow-Origin", "*")
+		w.Header().Set("Access-Control-Expose-Headers", "Content-Type")
+		if r.Method == http.MethodOptions {
+			w.Header().Set("Access-Control-Allow-Methods", "GET,HEAD,POST")
+			w.Header().Set("Access-Control-Allow-Headers", "Content-Type, Authorization, User-Agent, X-User-Agent")
+			w.Header().Set("Access-Control-Max-Age", "3600")
+			w.Header().Set("Content-Length", "0")
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
 // track counts running handlers so Close can wait for them.
 func (s *Server) track(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -283,7 +313,7 @@ func (s *Server) track(h http.Handler) http.Handler {
 		if s.isClosed {
 			s.mu.Unlock()
 			writeError(w, &serviceError{Status: http.StatusServiceUnavailable, Code: "PSYNC_S2003",
-				Name: "ServiceUnavailable", Description: "Service is shutting down"})
+				Name: "t", Description: "Service temporarily unavailable"})
 			return
 		}
 		s.wg.Add(1)
@@ -370,13 +400,20 @@ func (s *Server) LastOpID() int64 {
 	return s.st.lastOpID
 }
 
-// serviceError is the service's JSON error body.
+// serviceError is the service's JSON error body. Its members are written
+// in the service's order: code, status, description, details, severity,
+// name; errors of the service's HTTP framework (framework) put name first.
 type serviceError struct {
-	Name        string `json:"name,omitempty"`
-	Code        string `json:"code"`
-	Status      int    `json:"status"`
-	Description string `json:"description"`
-	Details     string `json:"details,omitempty"`
+	Code        string
+	Status      int
+	Description string
+	Details     string // omitted when empty
+	Severity    string // omitted when empty
+	// Name is the error class name the service reports. The service's
+	// bundled build reports minified class names ("t" for validation
+	// errors, "wr" for authorization errors); pstest sends the same.
+	Name      string
+	framework bool
 }
 
 func (e *serviceError) Error() string {
@@ -386,9 +423,42 @@ func (e *serviceError) Error() string {
 	return fmt.Sprintf("[%s] %s", e.Code, e.Description)
 }
 
+// appendJSON writes e as the service's JSON.stringify does.
+func (e *serviceError) appendJSON(b []byte) []byte {
+	b = append(b, '{')
+	if e.framework {
+		b = append(b, `"name":`...)
+		b = appendJSString(b, e.Name)
+		b = append(b, ',')
+	}
+	b = append(b, `"code":`...)
+	b = appendJSString(b, e.Code)
+	b = append(b, `,"status":`...)
+	b = strconv.AppendInt(b, int64(e.Status), 10)
+	b = append(b, `,"description":`...)
+	b = appendJSString(b, e.Description)
+	if e.Details != "" {
+		b = append(b, `,"details":`...)
+		b = appendJSString(b, e.Details)
+	}
+	if e.Severity != "" {
+		b = append(b, `,"severity":`...)
+		b = appendJSString(b, e.Severity)
+	}
+	if !e.framework && e.Name != "" {
+		b = append(b, `,"name":`...)
+		b = appendJSString(b, e.Name)
+	}
+	return append(b, '}')
+}
+
+// contentTypeJSON is the content type of the service's JSON answers.
+const contentTypeJSON = "application/json; charset=utf-8"
+
 func writeError(w http.ResponseWriter, e *serviceError) {
-	body, _ := json.Marshal(map[string]any{"error": e})
-	w.Header().Set("Content-Type", "application/json")
+	body := append(e.appendJSON([]byte(`{"error":`)), '}')
+	w.Header().Set("Content-Type", contentTypeJSON)
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(e.Status)
 	_, _ = w.Write(body)
 }
@@ -399,18 +469,34 @@ func writeData(w http.ResponseWriter, data any) {
 		writeError(w, internalError(err))
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Type", contentTypeJSON)
 	_, _ = w.Write(body)
 }
 
+// internalError is the service's answer to an unexpected error (it also
+// sends a "stack" member, which pstest leaves out).
 func internalError(err error) *serviceError {
-	return &serviceError{Status: http.StatusInternalServerError, Code: "PSYNC_S2001", Name: "InternalServerError",
+	return &serviceError{Status: http.StatusInternalServerError, Code: "PSYNC_S2001", Severity: "error",
 		Description: "Something went wrong", Details: err.Error()}
 }
 
+// validationError is the service's answer to a request its schema rejects;
+// details is a JSON array of messages.
 func validationError(details string) *serviceError {
-	return &serviceError{Status: http.StatusBadRequest, Code: "PSYNC_S2001", Name: "ValidationError",
+	return &serviceError{Status: http.StatusBadRequest, Code: "PSYNC_S2001", Name: "t",
 		Description: "Validation failed", Details: details}
+}
+
+// validationMessages is a validationError with these messages.
+func validationMessages(msgs ...string) *serviceError {
+	b := []byte{'['}
+	for i, m := range msgs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSString(b, m)
+	}
+	return validationError(string(append(b, ']')))
 }
 
 // errorFromStatus builds the error body a fault answers with.
@@ -419,11 +505,11 @@ func errorFromStatus(status int) *serviceError {
 	case status == http.StatusUnauthorized:
 		return authError("PSYNC_S2101", "Authentication failed (injected fault)")
 	case status == http.StatusServiceUnavailable:
-		return &serviceError{Status: status, Code: "PSYNC_S2003", Name: "ServiceUnavailable",
-			Description: "Service temporarily unavailable (injected fault)"}
+		return &serviceError{Status: status, Code: "PSYNC_S2003", Name: "t",
+			Description: "Service temporarily unavailable"}
 	default:
-		return &serviceError{Status: status, Code: "PSYNC_S2001", Name: "InternalServerError",
-			Description: "Something went wrong (injected fault)"}
+		return &serviceError{Status: status, Code: "PSYNC_S2001", Severity: "error",
+			Description: "Something went wrong", Details: "injected fault"}
 	}
 }
 

@@ -402,19 +402,29 @@ func TestAuthFailures(t *testing.T) {
 	good := Claims{Subject: "u", Audience: []string{DefaultAudience}, IssuedAt: now, ExpiresAt: now.Add(time.Hour)}
 	with := func(f func(*Claims)) Claims { c := good; f(&c); return c }
 	badSig, _ := MintToken([]byte("other"), good)
+	// The service's answers (testdata/realservice_requests.json holds them as recorded).
 	tests := []struct {
 		name   string
 		header string
 		code   string
+		desc   string
 	}{
-		{"no header", "", "PSYNC_S2106"},
-		{"wrong scheme", "Basic abc", "PSYNC_S2106"},
-		{"not a jwt", "Token abc", "PSYNC_S2101"},
-		{"bad signature", "Token " + badSig, "PSYNC_S2102"},
-		{"expired", "Token " + mint(with(func(c *Claims) { c.IssuedAt = now.Add(-2 * time.Hour); c.ExpiresAt = now.Add(-time.Hour) })), "PSYNC_S2103"},
-		{"lifetime too long", "Token " + mint(with(func(c *Claims) { c.ExpiresAt = now.Add(48 * time.Hour) })), "PSYNC_S2104"},
-		{"wrong audience", "Token " + mint(with(func(c *Claims) { c.Audience = []string{"elsewhere"} })), "PSYNC_S2105"},
-		{"no subject", "Token " + mint(with(func(c *Claims) { c.Subject = "" })), "PSYNC_S2101"},
+		{"no header", "", "PSYNC_S2106", "Authentication required"},
+		{"wrong scheme", "Basic abc", "PSYNC_S2106", "Authentication required"},
+		{"not a jwt", "Token abc", "PSYNC_S2101", "Token is not a well-formed JWT. Check the token format."},
+		{"bad signature", "Token " + badSig, "PSYNC_S2101", msgNoKey},
+		{"expired", "Token " + mint(with(func(c *Claims) { c.IssuedAt = now.Add(-2 * time.Hour); c.ExpiresAt = now.Add(-time.Hour) })),
+			"PSYNC_S2103", "JWT has expired"},
+		{"lifetime too long", "Token " + mint(with(func(c *Claims) { c.ExpiresAt = now.Add(48 * time.Hour) })),
+			"PSYNC_S2104", "Token must expire in a maximum of 86400 seconds, got 172800s"},
+		{"wrong audience", "Token " + mint(with(func(c *Claims) { c.Audience = []string{"elsewhere"} })),
+			"PSYNC_S2105", `Unexpected "aud" claim value: "elsewhere"`},
+		{"no audience", "Token " + mint(with(func(c *Claims) { c.Audience = nil })),
+			"PSYNC_S2105", `JWT payload is missing a required claim "aud"`},
+		{"no subject", "Token " + mint(with(func(c *Claims) { c.Subject = "" })),
+			"PSYNC_S2101", `JWT payload is missing a required claim "sub"`},
+		{"no iat", "Token " + mint(with(func(c *Claims) { c.IssuedAt = time.Time{} })),
+			"PSYNC_S2101", `JWT payload is missing a required claim "iat"`},
 	}
 	for _, tt := range tests {
 		for _, ep := range []string{"/sync/stream", "/write-checkpoint2.json", "/sync/checkpoint-request", "/upload"} {
@@ -423,7 +433,9 @@ func TestAuthFailures(t *testing.T) {
 				if strings.HasSuffix(ep, ".json") {
 					method = http.MethodGet
 				}
-				req, _ := http.NewRequestWithContext(t.Context(), method, srv.URL+ep, strings.NewReader(`{}`))
+				req, _ := http.NewRequestWithContext(t.Context(), method, srv.URL+ep,
+					strings.NewReader(`{"client_id":"c","checkpoint_request_id":"1"}`))
+				req.Header.Set("Content-Type", "application/json")
 				if tt.header != "" {
 					req.Header.Set("Authorization", tt.header)
 				}
@@ -431,24 +443,32 @@ func TestAuthFailures(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				status, code := decodeError(t, resp)
-				if status != http.StatusUnauthorized || code != tt.code {
-					t.Errorf("got %d %s, want 401 %s", status, code, tt.code)
+				defer resp.Body.Close()
+				b, _ := io.ReadAll(resp.Body)
+				want := fmt.Sprintf(`{"error":{"code":%q,"status":401,"description":%s,"name":"wr"}}`, tt.code,
+					appendJSString(nil, tt.desc))
+				if resp.StatusCode != http.StatusUnauthorized || string(b) != want {
+					t.Errorf("got %d %s, want 401 %s", resp.StatusCode, b, want)
 				}
 			})
 		}
 	}
-	// Bearer works as well as Token, and an array audience is accepted.
-	tok := mint(with(func(c *Claims) { c.Audience = []string{"x", DefaultAudience} }))
-	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL+"/write-checkpoint2.json?client_id=c", nil)
-	req.Header.Set("Authorization", "Bearer "+tok)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Errorf("Bearer token: status %d", resp.StatusCode)
+	// Bearer works as well as Token, an array audience is accepted, and so
+	// is a sub that is not a string.
+	for _, tok := range []string{
+		mint(with(func(c *Claims) { c.Audience = []string{"x", DefaultAudience} })),
+		mint(with(func(c *Claims) { c.Subject = ""; c.Extra = map[string]any{"sub": 5} })),
+	} {
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL+"/write-checkpoint2.json?client_id=c", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("Bearer token: status %d", resp.StatusCode)
+		}
 	}
 }
 

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"slices"
 	"sort"
-	"strconv"
 	"time"
 )
 
@@ -80,21 +79,32 @@ type sentCheckpoint struct {
 }
 
 func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
+	// As in the service, the body is parsed and validated before the token
+	// is checked: a bad body gets 400 even without a valid token.
+	params, perr := readParams(r)
+	if perr != nil {
+		writeError(w, perr)
+		return
+	}
+	if verr := validateParams(streamRequestSchema, params); verr != nil {
+		writeError(w, verr)
+		return
+	}
 	id, aerr := s.authenticate(r)
 	if aerr != nil {
 		writeError(w, aerr)
 		return
 	}
 	req := syncRequest{Streams: streamsRequest{IncludeDefaults: true}}
-	if err := decodeBody(r, &req); err != nil {
-		writeError(w, validationError(err.Error()))
+	if err := decodeParams(params, &req); err != nil {
+		writeError(w, internalError(err))
 		return
 	}
 	positions := map[string]int64{}
 	for _, b := range req.Buckets {
-		after, err := strconv.ParseInt(b.After, 10, 64)
-		if err != nil || after < 0 {
-			writeError(w, validationError(fmt.Sprintf("bucket %q: after %q is not an op id", b.Name, b.After)))
+		after, ok := jsBigInt(b.After)
+		if !ok {
+			writeError(w, internalError(fmt.Errorf("Cannot convert %s to a BigInt", b.After)))
 			return
 		}
 		positions[b.Name] = after
@@ -127,7 +137,6 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 	} else {
 		w.Header().Set("Content-Type", ContentTypeNDJSON)
 	}
-	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
 
@@ -145,12 +154,21 @@ func (s *Server) runStream(ctx context.Context, lw *lineWriter, enc *encoder, re
 	keepalive := time.NewTicker(s.cfg.keepalive)
 	defer keepalive.Stop()
 	untilExp := id.exp.Sub(s.cfg.now())
+	if untilExp <= 0 {
+		// An expired token the service still accepts (within its clock
+		// tolerance): the stream is one token_expires_in 0 line.
+		if err := lw.write(enc.tokenExpiresIn(0)); err != nil {
+			return err
+		}
+		return errStreamEnd
+	}
 	expiry := time.NewTimer(untilExp)
 	defer expiry.Stop()
 	warn := time.NewTimer(max(untilExp-20*time.Second, 0))
 	defer warn.Stop()
 	if untilExp <= 20*time.Second {
 		warn.Stop()
+		keepalive.Stop() // the service's next line is then the one at expiry
 	}
 	expiresIn := func() int64 {
 		secs := id.exp.Sub(s.cfg.now()).Seconds()
@@ -192,6 +210,7 @@ func (s *Server) runStream(ctx context.Context, lw *lineWriter, enc *encoder, re
 				return err
 			}
 		case <-warn.C:
+			keepalive.Stop()
 			if err := lw.write(enc.tokenExpiresIn(expiresIn())); err != nil {
 				return err
 			}
