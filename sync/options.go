@@ -32,6 +32,8 @@ type options struct {
 	now     func() time.Time
 	sleep   func(ctx context.Context, d time.Duration) error
 	jitter  func(d time.Duration) time.Duration
+	// stopWait is called when stopping a session waits for it.
+	stopWait func()
 }
 
 // Defaults of the options.
@@ -218,3 +220,7 @@ type changeFeed interface {
 
 // changeSource subscribes to the table changes of db.
 type changeSource func(ctx context.Context, db *sql.DB) (changeFeed, error)
+
+// withStopWaitHook sets a function called when stopping a connection has
+// to wait for its goroutines (tests).
+func withStopWaitHook(f func()) Option { return func(o *options) { o.stopWait = f } }

@@ -95,6 +95,12 @@ func New(db *sql.DB, c Connector, opts ...Option) (*Syncer, error) {
 }
 
 func (s *Syncer) lock(ctx context.Context) error {
+	// A free lock is taken even when ctx has ended: ctx bounds waiting.
+	select {
+	case s.life <- struct{}{}:
+		return nil
+	default:
+	}
 	select {
 	case s.life <- struct{}{}:
 		return nil
@@ -108,7 +114,10 @@ func (s *Syncer) unlock() { <-s.life }
 // Connect starts syncing in the background and returns. ctx only bounds
 // starting (and stopping a previous connection): the sync keeps running
 // until [Syncer.Disconnect] or [Syncer.Close]. Calling Connect while
-// connected restarts the connection, e.g. after changing options.
+// connected restarts the connection, e.g. after changing options. A
+// previous connection that is still stopping (after a Disconnect whose
+// context ended) is waited for first; if ctx ends before, Connect returns
+// its error and starts nothing.
 func (s *Syncer) Connect(ctx context.Context) error {
 	if err := s.lock(ctx); err != nil {
 		return err
@@ -176,17 +185,24 @@ func (s *Syncer) startLocked(parent context.Context) *session {
 	go func() {
 		sess.wg.Wait()
 		cancel()
+		s.bus.update(func(core *synccore.CoreStatus, sdk *sdkStatus) {
+			core.Connected, core.Connecting, core.Downloading = false, false, nil
+			sdk.uploading = false
+		})
 		close(sess.done)
 	}()
 	return sess
 }
 
 // stopLocked stops the current session, if any, and waits for it (bounded
-// by ctx). The life lock must be held.
+// by ctx). The life lock must be held. When ctx ends first, the session
+// stays the current one: it is cancelled and still stopping, and the next
+// stopLocked (of Connect, Run, Disconnect, DisconnectAndClear or Close)
+// waits for it again, so that a new session never runs beside an old one
+// (two upload loops would upload the same entries twice).
 func (s *Syncer) stopLocked(ctx context.Context) error {
 	s.mu.Lock()
 	sess := s.sess
-	s.sess = nil
 	s.mu.Unlock()
 	if sess == nil {
 		return nil
@@ -194,19 +210,34 @@ func (s *Syncer) stopLocked(ctx context.Context) error {
 	sess.cancel()
 	select {
 	case <-sess.done:
-	case <-ctx.Done():
-		return fmt.Errorf("powersync: disconnect: %w", ctx.Err())
+	default:
+		if s.o.stopWait != nil {
+			s.o.stopWait()
+		}
+		select {
+		case <-sess.done:
+		case <-ctx.Done():
+			return fmt.Errorf("powersync: disconnect: connection still stopping: %w", ctx.Err())
+		}
 	}
-	s.bus.update(func(core *synccore.CoreStatus, sdk *sdkStatus) {
-		core.Connected, core.Connecting, core.Downloading = false, false, nil
-		sdk.uploading = false
-	})
+	s.mu.Lock()
+	if s.sess == sess {
+		s.sess = nil
+	}
+	s.mu.Unlock()
 	return nil
 }
 
 // Disconnect stops syncing and waits until every goroutine of the
 // connection has ended (or ctx ends). Queued local changes stay queued and
 // are uploaded after the next Connect.
+//
+// When ctx ends first, Disconnect returns its error and the connection
+// goes on stopping in the background (its context is cancelled, so it
+// ends once the connector's callbacks return). A later Connect, Run,
+// Disconnect, DisconnectAndClear or Close waits for it to end first
+// (bounded by its own context): the old and the new connection never run
+// at the same time, so UploadData never runs twice at once.
 func (s *Syncer) Disconnect(ctx context.Context) error {
 	if err := s.lock(ctx); err != nil {
 		return err
