@@ -80,12 +80,14 @@ func newConn(raw driver.Conn, s *slot, st *connState) (*conn, error) {
 			st.txTables = nil
 		}
 		st.endTx()
+		st.manualTx = false
 		return 0
 	})
 	ic.RegisterRollbackHook(func() {
 		st.txTables = nil
 		st.rolledBack = true
 		st.endTx()
+		st.manualTx = false
 	})
 	c := &conn{c: raw, slot: s, st: st}
 	if err := c.installAuthorizer(); err != nil {
@@ -95,13 +97,18 @@ func newConn(raw driver.Conn, s *slot, st *connState) (*conn, error) {
 }
 
 // installAuthorizer installs the driver's authorizer, which notes while a
-// statement is prepared whether its triggers record upload entries, and then
-// defers to the application's authorizer, if any.
+// statement is prepared whether its triggers record upload entries, refuses
+// writes that cannot happen and takes the write lock for a write about to
+// run (see conn.authorize), and then defers to the application's
+// authorizer, if any.
 func (c *conn) installAuthorizer() error {
 	st := c.st
 	return c.inner().RegisterAuthorizer(func(action sqlite.AuthorizerActionCode, arg1, arg2, dbName, trigger string) sqlite.AuthorizerReturnCode {
 		if action == sqlite.AuthInsert && arg1 == "ps_crud" && trigger != "" {
 			st.prepCaptures = true
+		}
+		if rc := c.authorize(action, arg1, arg2, dbName, trigger); rc != sqlite.AuthorizerOK {
+			return rc
 		}
 		if st.userAuth != nil {
 			return st.userAuth(action, arg1, arg2, dbName, trigger)
@@ -162,8 +169,11 @@ func (c *conn) flush() {
 	}
 }
 
+// Close closes the connection. A transaction still open is rolled back by
+// SQLite and the write lock it held is released.
 func (c *conn) Close() error {
 	err := c.c.Close()
+	c.dropLock()
 	if c.slot != nil {
 		releaseSlot(c.slot)
 		c.slot = nil
@@ -175,9 +185,34 @@ func (c *conn) Begin() (driver.Tx, error) {
 	return c.BeginTx(context.Background(), driver.TxOptions{})
 }
 
+// BeginTx begins a transaction. A write transaction first waits, until ctx
+// ends, for the file's write lock, and holds it until it ends (with
+// BEGIN IMMEDIATE, so its writes never wait). A read-only transaction, and
+// any transaction of a database opened with mode=ro, is a plain BEGIN that
+// takes no lock, and refuses writes.
 func (c *conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	st := c.st
+	if opts.ReadOnly || st.readOnlyDB {
+		opts.ReadOnly = true
+		tx, err := c.inner().BeginTx(ctx, opts)
+		if err != nil {
+			return nil, err
+		}
+		st.readOnlyTx = true
+		return &txw{tx: tx, c: c}, nil
+	}
+	took := st.lock == lockNone
+	if took {
+		if err := st.file.wlock.acquire(ctx); err != nil {
+			return nil, err
+		}
+		st.lock = lockTx
+	}
 	tx, err := c.inner().BeginTx(ctx, opts)
 	if err != nil {
+		if took {
+			c.dropLock()
+		}
 		return nil, err
 	}
 	return &txw{tx: tx, c: c}, nil
@@ -188,15 +223,28 @@ func (c *conn) Prepare(query string) (driver.Stmt, error) {
 }
 
 func (c *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
-	c.st.prepCaptures = false
+	st := c.st
+	st.prepCaptures, st.prep, st.denyErr = false, stmtKind{}, nil
+	st.preparing = true
 	s, err := c.inner().PrepareContext(ctx, query)
-	if err != nil {
+	st.preparing = false
+	if err = st.takeDenyErr(err); err != nil {
 		return nil, err
 	}
-	return &stmt{s: s, c: c, captures: c.st.prepCaptures}, nil
+	return &stmt{s: s, c: c, captures: st.prepCaptures, kind: st.prep}, nil
 }
 
 func (c *conn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	if hasNonFinite(args) {
+		// Rare: whether the statement writes through a view is known once
+		// it is prepared, so prepare it first (see stmt.check).
+		s, err := c.PrepareContext(ctx, query)
+		if err != nil {
+			return nil, err
+		}
+		defer s.Close()
+		return s.(*stmt).ExecContext(ctx, args)
+	}
 	c.st.prepCaptures = false // set by the authorizer while run prepares
 	return c.exec(ctx, &c.st.prepCaptures, func() (driver.Result, error) {
 		return c.inner().ExecContext(ctx, query, args)
@@ -204,6 +252,19 @@ func (c *conn) ExecContext(ctx context.Context, query string, args []driver.Name
 }
 
 func (c *conn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	if hasNonFinite(args) {
+		s, err := c.PrepareContext(ctx, query)
+		if err != nil {
+			return nil, err
+		}
+		r, err := s.(*stmt).QueryContext(ctx, args)
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		r.(*rows).stmt = s
+		return r, nil
+	}
 	c.st.prepCaptures = false // set by the authorizer while run prepares
 	return c.query(ctx, &c.st.prepCaptures, func() (driver.Rows, error) {
 		return c.inner().QueryContext(ctx, query, args)
@@ -217,10 +278,14 @@ func (c *conn) QueryContext(ctx context.Context, query string, args []driver.Nam
 func (c *conn) exec(ctx context.Context, captures *bool, run func() (driver.Result, error)) (driver.Result, error) {
 	st := c.st
 	st.dataWrites, st.crudWrites, st.rolledBack = 0, 0, false
+	st.callCtx, st.denyErr = ctx, nil
 	claims := st.claims
 	r, err := run()
 	c.flush()
 	c.claimMissedTx(ctx, *captures, claims, err != nil)
+	err = st.takeDenyErr(err)
+	c.settleLock()
+	st.callCtx = nil
 	if err != nil {
 		return nil, err
 	}
@@ -229,13 +294,20 @@ func (c *conn) exec(ctx context.Context, captures *bool, run func() (driver.Resu
 
 // query is exec for statements returning rows: the statement may still be
 // running when run returns, so the claim waits for the rows to end.
+// The write lock taken for an autocommit write with RETURNING is released
+// when its rows end.
 func (c *conn) query(ctx context.Context, captures *bool, run func() (driver.Rows, error)) (driver.Rows, error) {
-	c.st.rolledBack = false
-	claims := c.st.claims
+	st := c.st
+	st.rolledBack = false
+	st.callCtx, st.denyErr = ctx, nil
+	claims := st.claims
 	r, err := run()
 	c.flush()
 	if err != nil {
 		c.claimMissedTx(ctx, *captures, claims, true)
+		err = st.takeDenyErr(err)
+		c.settleLock()
+		st.callCtx = nil
 		return nil, err
 	}
 	return &rows{r: r, c: c, captures: *captures, claims: claims}, nil
@@ -298,21 +370,31 @@ type txw struct {
 
 func (t *txw) Commit() error {
 	err := t.tx.Commit()
-	t.c.flush()
+	t.end()
 	return err
 }
 
 func (t *txw) Rollback() error {
 	err := t.tx.Rollback()
-	t.c.flush()
+	t.end()
 	return err
+}
+
+// end tells watchers of a commit and releases the write lock.
+func (t *txw) end() {
+	t.c.flush()
+	t.c.st.readOnlyTx = false
+	if t.c.st.lock == lockTx {
+		t.c.dropLock()
+	}
 }
 
 // stmt wraps a prepared statement like conn wraps a connection.
 type stmt struct {
 	s        driver.Stmt
 	c        *conn
-	captures bool // its triggers record upload entries
+	captures bool     // its triggers record upload entries
+	kind     stmtKind // what it does, for the write lock
 }
 
 var (
@@ -343,13 +425,45 @@ func (s *stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (drive
 	if !ok {
 		return nil, errors.New("powersync: statement lacks ExecContext")
 	}
+	if err := s.check(ctx, args); err != nil {
+		return nil, err
+	}
 	return s.c.exec(ctx, &s.captures, func() (driver.Result, error) { return is.ExecContext(ctx, args) })
+}
+
+// check runs before the statement: it refuses a write that cannot happen
+// or has a NaN or ±Inf argument for a view, and takes the write lock for a
+// write outside a write transaction. (The authorizer does the same when
+// SQLite prepares the statement again, or the next one of a script.)
+func (s *stmt) check(ctx context.Context, args []driver.NamedValue) error {
+	if !s.kind.writes && !s.kind.begins {
+		return nil
+	}
+	st := s.c.st
+	if s.kind.writes {
+		if err := st.readOnlyErr(""); err != nil {
+			return err
+		}
+	}
+	if s.kind.viewWrite {
+		if err := checkFinite(args); err != nil {
+			return err
+		}
+	}
+	if err := s.c.lockFor(ctx, s.kind.writes, s.kind.begins); err != nil {
+		return err
+	}
+	// exec and query release the lock when the statement is done.
+	return nil
 }
 
 func (s *stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
 	is, ok := s.s.(innerStmt)
 	if !ok {
 		return nil, errors.New("powersync: statement lacks QueryContext")
+	}
+	if err := s.check(ctx, args); err != nil {
+		return nil, err
 	}
 	return s.c.query(ctx, &s.captures, func() (driver.Rows, error) { return is.QueryContext(ctx, args) })
 }
@@ -364,6 +478,7 @@ type rows struct {
 	captures bool
 	claims   uint64
 	done     bool
+	stmt     driver.Stmt // closed with the rows, if set
 }
 
 var (
@@ -391,6 +506,10 @@ func (r *rows) Columns() []string { return r.r.Columns() }
 func (r *rows) Close() error {
 	err := r.r.Close()
 	r.end(err)
+	if r.stmt != nil {
+		r.stmt.Close()
+		r.stmt = nil
+	}
 	return err
 }
 
@@ -410,6 +529,8 @@ func (r *rows) end(err error) {
 	}
 	r.done = true
 	r.c.claimMissedTx(context.Background(), r.captures, r.claims, err != nil && !errors.Is(err, io.EOF))
+	r.c.settleLock()
+	r.c.st.callCtx = nil
 }
 
 func (r *rows) ColumnTypeDatabaseTypeName(i int) string {

@@ -102,6 +102,9 @@ type Connector struct {
 	logger *slog.Logger
 	file   *fileState
 	setWAL bool // switch the file to WAL journaling (the DSN chose no journal mode)
+	// readOnly is set by mode=ro in the DSN: the file is opened read-only,
+	// nothing is created, migrated or applied, and writes are refused.
+	readOnly bool
 }
 
 // NewConnector returns a connector for dsn, which has the form modernc.org/sqlite
@@ -123,9 +126,16 @@ func NewConnector(dsn string, opts ...Option) (*Connector, error) {
 		c.schema = s
 	}
 	params.Del(SchemaParam)
-	c.setWAL = !hasPragma(params, "journal_mode")
+	c.readOnly = params.Get("mode") == "ro"
+	c.setWAL = !hasPragma(params, "journal_mode") && !c.readOnly
 	addDefaultParams(params)
-	c.dsn = name + "?" + params.Encode()
+	open := name
+	if c.readOnly && !strings.HasPrefix(name, "file:") {
+		// modernc.org/sqlite hands SQLite's own parameters (mode) to SQLite
+		// only in a file: URI.
+		open = "file:" + uriPath(name)
+	}
+	c.dsn = open + "?" + params.Encode()
 	for _, o := range opts {
 		o(c)
 	}
@@ -186,7 +196,7 @@ func (c *Connector) Driver() driver.Driver { return &Driver{} }
 // upgrades the internal tables and applies the schema.
 func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
 	fs := c.fileState()
-	st := &connState{file: fs}
+	st := &connState{file: fs, readOnlyDB: c.readOnly}
 	s, err := acquireSlot(st)
 	if err != nil {
 		return nil, err
@@ -235,7 +245,8 @@ var files = struct {
 // fileState is shared by every connection to one database file in this
 // process, whichever *sql.DB opened it.
 type fileState struct {
-	hub *Hub
+	hub   *Hub
+	wlock writeLock // serialises the file's writers in this process
 
 	mu       sync.Mutex // guards the fields below
 	client   string
@@ -244,7 +255,7 @@ type fileState struct {
 }
 
 func newFileState() *fileState {
-	return &fileState{hub: newHub(), prepared: make(map[*Connector]bool)}
+	return &fileState{hub: newHub(), wlock: newWriteLock(), prepared: make(map[*Connector]bool)}
 }
 
 func (f *fileState) clientID() string {
@@ -268,6 +279,22 @@ func (f *fileState) prepare(ctx context.Context, pc *conn, c *Connector) error {
 	if done {
 		return nil
 	}
+	if !c.readOnly {
+		// The journal mode switch, the migration and the schema run under
+		// the write lock, and the first connections of a pool prepare one
+		// after the other.
+		if err := f.wlock.acquire(ctx); err != nil {
+			return err
+		}
+		pc.st.lock = lockSetup
+		defer pc.dropLock()
+		f.mu.Lock()
+		done = f.prepared[c]
+		f.mu.Unlock()
+		if done {
+			return nil
+		}
+	}
 	db := sql.OpenDB(singleConn{pc})
 	defer db.Close()
 	db.SetMaxOpenConns(1)
@@ -278,6 +305,9 @@ func (f *fileState) prepare(ctx context.Context, pc *conn, c *Connector) error {
 	}
 	if err := checkLayout(version); err != nil {
 		return err
+	}
+	if c.readOnly {
+		return f.prepareReadOnly(ctx, db, c, version)
 	}
 	if c.setWAL {
 		if _, err := db.ExecContext(ctx, `PRAGMA journal_mode=WAL`); err != nil {
@@ -312,6 +342,35 @@ func (f *fileState) prepare(ctx context.Context, pc *conn, c *Connector) error {
 	f.prepared[c] = true
 	f.mu.Unlock()
 	return nil
+}
+
+// prepareReadOnly is prepare for a connector with mode=ro: the file must
+// already be a PowerSync database, and is used as it is (its views are the
+// ones its last writer applied; the connector's schema is not applied).
+func (f *fileState) prepareReadOnly(ctx context.Context, db *sql.DB, c *Connector, version int) error {
+	if version == 0 {
+		return fmt.Errorf("%w: opened read-only (mode=ro), the file has no PowerSync tables; open it read-write once to create them", ErrLayout)
+	}
+	var id string
+	if err := db.QueryRowContext(ctx, `SELECT ifnull((SELECT value FROM ps_kv WHERE key = 'client_id'), '')`).Scan(&id); err != nil {
+		return fmt.Errorf("powersync: read client id: %w", err)
+	}
+	f.mu.Lock()
+	if f.client == "" {
+		f.client = id
+	}
+	f.prepared[c] = true
+	f.mu.Unlock()
+	return nil
+}
+
+// uriPath escapes a file path for a SQLite "file:" URI.
+func uriPath(path string) string {
+	p := filepath.ToSlash(path)
+	if filepath.VolumeName(path) != "" && !strings.HasPrefix(p, "/") {
+		p = "/" + p // file:/C:/dir/app.db
+	}
+	return strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(p)
 }
 
 // singleConn hands one already-open connection to a private *sql.DB, so that

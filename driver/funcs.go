@@ -1,6 +1,7 @@
 package driver
 
 import (
+	"context"
 	"database/sql/driver"
 	"errors"
 	"fmt"
@@ -53,6 +54,25 @@ type connState struct {
 	// committed transactions not yet handed to the hub.
 	txTables  map[string]struct{}
 	committed map[string]struct{}
+
+	// Write lock (see writeLock). lock says why this connection holds its
+	// file's lock; manualTx is set while a transaction begun by a BEGIN or
+	// SAVEPOINT statement is open (cleared by the commit and rollback
+	// hooks); readOnlyTx while a read-only transaction is open; readOnlyDB
+	// for a connection opened with mode=ro.
+	lock       lockHold
+	manualTx   bool
+	readOnlyTx bool
+	readOnlyDB bool
+	// callCtx is the context of the call in progress, for the authorizer's
+	// wait for the write lock; nil between calls.
+	callCtx context.Context
+	// preparing is set while PrepareContext runs: the authorizer records in
+	// prep what the statement does instead of taking the lock.
+	preparing bool
+	prep      stmtKind
+	// denyErr is why the authorizer refused the statement in progress.
+	denyErr error
 
 	// Statement-scoped counters for RowsAffected through views.
 	dataWrites int64 // rows written to ps_data tables by triggers (depth 1)

@@ -173,7 +173,8 @@ func (p *jsonParser) number() (jsonValue, error) {
 	}
 	n := serdejson.ParseNumber(p.s[start:p.i]) // the core's number kinds and values
 	if n.Kind == serdejson.Float && math.IsInf(n.F, 0) {
-		return jsonValue{}, p.errorf("number out of range")
+		// A REAL column holding ±Inf: SQLite's JSON writes it as 9.0e+999.
+		return jsonValue{}, p.errorf("number %s out of range: ±Inf cannot be stored in a PowerSync table (its rows are JSON, which has no infinity)", p.s[start:p.i])
 	}
 	return jsonValue{kind: kindNumber, num: n}, nil
 }

@@ -1,0 +1,17 @@
+package driver
+
+import (
+	"context"
+	"database/sql"
+)
+
+// WriteWaiters returns how many writers wait for the write lock of the file
+// behind db, so that tests can wait for a writer to be waiting.
+func WriteWaiters(ctx context.Context, db *sql.DB) (int, error) {
+	var n int
+	err := withConn(ctx, db, func(c *conn) error {
+		n = int(c.st.file.wlock.waiting.Load())
+		return nil
+	})
+	return n, err
+}
