@@ -50,15 +50,55 @@
 //     Time.String unless the DSN sets _time_format) and reads back as a
 //     string, not a time.Time. Store times as RFC 3339 text you format and
 //     parse yourself, or as integer Unix times.
+//   - NaN and ±Inf cannot be written to a column: rows are JSON, which has
+//     neither. A write through a view with such an argument fails with an
+//     error wrapping ErrNonFinite, and a literal infinity (1e999) fails in
+//     powersync_diff with "out of range". The official core stores a NaN
+//     argument as NULL without a word (SQLite does so when it binds NaN) and
+//     fails on ±Inf with "number out of range"; this driver refuses NaN too.
+//     Statements that write no view keep SQLite's behaviour.
 //
 // # Connections
 //
 // Every connection uses WAL journaling, a 5 s busy timeout and BEGIN IMMEDIATE
-// for write transactions (so two writers wait for each other instead of failing
-// with SQLITE_BUSY), unless the DSN sets these itself with modernc's own
-// parameters (_pragma=..., _txlock=...), which all keep working. Transactions
-// opened with sql.TxOptions{ReadOnly: true} start as plain deferred (read)
-// transactions.
+// for write transactions, unless the DSN sets these itself with modernc's own
+// parameters (_pragma=..., _txlock=...), which all keep working.
+//
+// # Writers wait for their turn
+//
+// The writers of one database file in this process (every *sql.DB opened on
+// it, and the sync client, which writes through this driver too) take turns,
+// as the official SDKs queue writes behind one write connection: a writer
+// waits until the one before it is done, for as long as its context allows,
+// and never fails with SQLITE_BUSY because of another writer of this
+// process. The busy timeout only matters for writers in other processes.
+//
+//   - A write transaction (BeginTx, WriteTx) waits at its BEGIN, until ctx
+//     ends, and holds the turn until it commits or rolls back, or its
+//     connection is closed. A wait that ends with ctx returns ctx.Err().
+//   - A write outside a transaction (Exec of INSERT, UPDATE, DELETE, DDL, a
+//     RETURNING query) waits before it runs and holds the turn until it is
+//     done. Reads never wait, and never make a writer wait (WAL).
+//   - A transaction begun with a BEGIN or SAVEPOINT statement on a sql.Conn
+//     counts as a write transaction from that statement to its end.
+//   - Inside a write transaction, write through its *sql.Tx only: a write
+//     through the *sql.DB (another connection) from the goroutine holding the
+//     transaction waits for that transaction, until its context ends. With
+//     SetMaxOpenConns, waiting writers hold pool connections: a transaction
+//     that needs a second connection of a full pool waits for them.
+//
+// A transaction opened with sql.TxOptions{ReadOnly: true} (ReadTx) is a
+// plain deferred BEGIN that takes no turn; a write in it fails with an error
+// wrapping ErrReadOnly and queues nothing.
+//
+// # Read-only databases
+//
+// With mode=ro in the DSN ("app.db?mode=ro" or "file:app.db?mode=ro") the
+// file is opened read-only: it must already be a PowerSync database; nothing
+// is created, migrated or applied (the schema option is not applied: the
+// views are those the file has), every transaction is a read transaction,
+// and writes fail with an error wrapping ErrReadOnly. A file whose
+// permissions allow no writing can be opened this way.
 //
 // The first connection to a file creates the internal tables at layout version
 // 14 (the official core 0.5.x layout) or upgrades a file written by an older

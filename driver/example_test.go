@@ -3,6 +3,7 @@ package driver_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"log"
 	"os"
@@ -144,4 +145,104 @@ func ExampleUpdateSchema() {
 	db.QueryRow(`SELECT description, due FROM todos`).Scan(&description, &due)
 	fmt.Println(description, due)
 	// Output: write docs 2026-12-01
+}
+
+// WriteTx runs a write transaction: it commits when the function returns
+// nil and rolls back when it returns an error or panics. Writers of the same
+// file in this process wait for their turn instead of failing with
+// SQLITE_BUSY.
+func ExampleWriteTx() {
+	path, cleanup := tempPath("app.db")
+	defer cleanup()
+	c, err := driver.NewConnector(path, driver.WithSchema(appSchema))
+	if err != nil {
+		log.Fatal(err)
+	}
+	db := sql.OpenDB(c)
+	defer db.Close()
+	ctx := context.Background()
+
+	err = driver.WriteTx(ctx, db, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO todos(id, description, completed) VALUES ('t1', 'write docs', 0)`); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE todos SET completed = 1 WHERE id = 't1'`)
+		return err
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	err = driver.WriteTx(ctx, db, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM todos`); err != nil {
+			return err
+		}
+		return errors.New("changed my mind") // rolls back: nothing deleted, nothing queued
+	})
+	fmt.Println(err)
+
+	var n, queued int
+	db.QueryRowContext(ctx, `SELECT count(*) FROM todos`).Scan(&n)
+	db.QueryRowContext(ctx, `SELECT count(*) FROM ps_crud`).Scan(&queued)
+	fmt.Println(n, "todo,", queued, "upload entries")
+	// Output:
+	// changed my mind
+	// 1 todo, 2 upload entries
+}
+
+// ReadTx runs a read-only transaction: its queries see one snapshot, and a
+// write in it fails with an error wrapping ErrReadOnly.
+func ExampleReadTx() {
+	path, cleanup := tempPath("app.db")
+	defer cleanup()
+	c, err := driver.NewConnector(path, driver.WithSchema(appSchema))
+	if err != nil {
+		log.Fatal(err)
+	}
+	db := sql.OpenDB(c)
+	defer db.Close()
+	ctx := context.Background()
+	db.ExecContext(ctx, `INSERT INTO todos(id, description) VALUES ('t1', 'write docs')`)
+
+	err = driver.ReadTx(ctx, db, func(tx *sql.Tx) error {
+		var description string
+		if err := tx.QueryRowContext(ctx, `SELECT description FROM todos WHERE id = 't1'`).Scan(&description); err != nil {
+			return err
+		}
+		fmt.Println(description)
+		_, err := tx.ExecContext(ctx, `DELETE FROM todos`)
+		return err
+	})
+	fmt.Println(errors.Is(err, driver.ErrReadOnly), err)
+	// Output:
+	// write docs
+	// true powersync: read-only: cannot write "todos" in a read-only transaction
+}
+
+// A database file can be opened for reading only, with mode=ro in the DSN:
+// nothing is created or changed, and writes fail with ErrReadOnly.
+func ExampleNewConnector_readOnly() {
+	path, cleanup := tempPath("app.db")
+	defer cleanup()
+	c, err := driver.NewConnector(path, driver.WithSchema(appSchema))
+	if err != nil {
+		log.Fatal(err)
+	}
+	db := sql.OpenDB(c)
+	db.Exec(`INSERT INTO todos(id, description) VALUES ('t1', 'write docs')`)
+	db.Close()
+
+	ro, err := driver.NewConnector(path + "?mode=ro")
+	if err != nil {
+		log.Fatal(err)
+	}
+	rdb := sql.OpenDB(ro)
+	defer rdb.Close()
+	var description string
+	rdb.QueryRow(`SELECT description FROM todos`).Scan(&description)
+	fmt.Println(description)
+	_, err = rdb.Exec(`DELETE FROM todos`)
+	fmt.Println(err)
+	// Output:
+	// write docs
+	// powersync: read-only: cannot write "todos": the database was opened read-only (mode=ro)
 }
