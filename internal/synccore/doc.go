@@ -35,6 +35,41 @@
 // transaction is rolled back and the iteration ends. Only SQLITE_BUSY and
 // SQLITE_LOCKED keep the iteration alive so the event can be retried.
 //
+// # Hostile input
+//
+// No line a server sends may crash the process, and a line the engine
+// rejects leaves the database as it was. Where the official core takes a
+// line, the engine takes it too and does the same with it, except where
+// that would leave the database unreadable or silently wrong:
+//
+//   - Nesting. Values the engine does not read (unknown lines, unknown
+//     keys) are skipped whatever their depth, as the core skips them (a
+//     10 MB line nested five million levels deep is an unknown line to it).
+//     The skip keeps its nesting on a bit stack, not on the goroutine
+//     stack. BSON lines are limited to bson.MaxDepth levels by the decoder.
+//   - Strings that are not UTF-8. In a text line their bytes are stored as
+//     they are, in row data, ids, types and bucket names, whether or not
+//     the string also has an escape: the core stores the same bytes.
+//     Escapes must be well-formed, and a string that is read may not hold
+//     a lone surrogate escape (the core rejects both); a skipped one may.
+//     BSON strings must be UTF-8, as in the core.
+//   - Op ids. The ops of a data line must have increasing op ids, the
+//     first above the bucket's last_op; otherwise the line is an
+//     ErrProtocol error. The core takes such a line: the bucket's last_op
+//     moves back, and a row sent with the lower op id can be missing from
+//     its table after a checkpoint that was reported as applied. (When the
+//     line is part of a batched run, the whole run is rolled back.) A
+//     checkpoint's last_op_id is taken as the core takes it.
+//   - Row data. The data of a PUT must be one JSON value that SQLite's
+//     JSON functions can read (strict JSON, nested at most 1000 levels);
+//     otherwise the line is an ErrProtocol error naming the row. The core
+//     stores any string: the checkpoint then fails to apply when the table
+//     has an index on a column, and otherwise the row reaches the table and
+//     every read of the table's view fails with "malformed JSON".
+//
+// testdata/trust holds these cases; trust_test.go checks ours, and the
+// core's transcripts are kept under testdata/golden.
+//
 // # API
 //
 // Besides the Engine's control methods: StreamKey is the element type of

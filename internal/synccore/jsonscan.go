@@ -132,6 +132,11 @@ func (s *scanner) null() bool {
 // rawString reads a string and returns its unescaped bytes. Without escapes
 // the result aliases the input. With scratch set the result may alias s.tmp
 // (valid until the next call with scratch).
+//
+// Bytes that are not UTF-8 are kept as they are, with or without escapes
+// elsewhere in the string, as the official core keeps them: it stores such a
+// string's bytes unchanged (an escape must still be well-formed, and a \u
+// escape must not be a lone surrogate).
 func (s *scanner) rawString(scratch bool) ([]byte, error) {
 	if s.peek() != '"' {
 		return nil, s.errf("expected a string")
@@ -172,9 +177,6 @@ func (s *scanner) unescape(buf []byte) ([]byte, error) {
 		switch {
 		case c == '"':
 			s.i++
-			if !utf8.Valid(buf) {
-				return nil, s.errf("invalid UTF-8 in string")
-			}
 			return buf, nil
 		case c < 0x20:
 			return nil, s.errf("control character in string")

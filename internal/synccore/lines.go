@@ -442,5 +442,29 @@ func (s *scanner) oplogEntry() (oplogEntry, error) {
 	if err == nil && (!haveID || !haveOp || !haveChecksum) {
 		err = s.errf("oplog entry needs `op_id`, `op` and `checksum`")
 	}
+	if err == nil && op.op == opPut && op.hasData {
+		err = validDataJSON(op.data)
+		if err != nil {
+			err = fmt.Errorf("PUT data of %s/%s (op_id %d) is not valid JSON: %w", op.rowType, op.rowID, op.opID, err)
+		}
+	}
 	return op, err
+}
+
+// maxDataDepth is the deepest nesting of the JSON in a PUT's data that a
+// data line may carry: SQLite's JSON functions, which every read of a synced
+// table goes through, fail on deeper values (JSON_MAX_DEPTH).
+const maxDataDepth = 1000
+
+// validDataJSON checks that data (a PUT's row) is one JSON value that
+// SQLite's JSON functions can read. The official core stores any string:
+// the row then fails to publish if its table has an index on a column,
+// and otherwise reaches the table, where every read of the table's view
+// fails with "malformed JSON". The line is rejected instead.
+func validDataJSON(data []byte) error {
+	s := &scanner{b: data}
+	if _, err := s.skipValue(maxDataDepth); err != nil {
+		return err
+	}
+	return s.end()
 }

@@ -7,17 +7,38 @@ import (
 	"unsafe"
 )
 
-// lookupBucket returns the id and last_applied_op of a bucket, creating its
-// ps_buckets row if needed.
-func (c *call) lookupBucket(name string) (id, lastApplied int64, err error) {
+// lookupBucket returns the id, last_applied_op and last_op of a bucket,
+// creating its ps_buckets row if needed.
+func (c *call) lookupBucket(name string) (id, lastApplied, lastOp int64, err error) {
 	st, err := c.prepare(`INSERT INTO ps_buckets(name) VALUES(?)
 ON CONFLICT DO UPDATE SET last_applied_op = last_applied_op
-RETURNING id, last_applied_op`)
+RETURNING id, last_applied_op, last_op`)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
-	err = st.QueryRowContext(c.ctx, name).Scan(&id, &lastApplied)
-	return id, lastApplied, err
+	err = st.QueryRowContext(c.ctx, name).Scan(&id, &lastApplied, &lastOp)
+	return id, lastApplied, lastOp, err
+}
+
+// checkOpOrder checks that the op ids of a data line increase, starting
+// above the bucket's last op. The service sends a bucket's ops in op id
+// order, after the last op the client has (the request's "after"). The
+// official core takes the ids as they come: a line with a lower id moves
+// the bucket's last_op back, and a row published by that op id can be
+// left out of the data tables although its checkpoint reports success.
+// Such a line is rejected instead.
+func checkOpOrder(d *dataLine, lastOp int64) error {
+	prev := lastOp
+	for i := range d.ops {
+		if id := d.ops[i].opID; id <= prev {
+			if i == 0 {
+				return fmt.Errorf("%w: data for bucket %q: op_id %d is not after the bucket's last op %d", ErrProtocol, d.bucket, id, prev)
+			}
+			return fmt.Errorf("%w: data for bucket %q: op_id %d is not after the op before it (%d)", ErrProtocol, d.bucket, id, prev)
+		}
+		prev = d.ops[i].opID
+	}
+	return nil
 }
 
 const insertBatch = 64
@@ -53,9 +74,12 @@ type rowRef struct{ typ, id string }
 // found with one batched DELETE per run of ops and new rows are written with
 // multi-row INSERTs.
 func (c *call) insertOperations(d *dataLine, size int) error {
-	bucketID, lastApplied, err := c.lookupBucket(d.bucket)
+	bucketID, lastApplied, lastOp, err := c.lookupBucket(d.bucket)
 	if err != nil {
 		return fmt.Errorf("powersync: store data for bucket %q: %w", d.bucket, err)
+	}
+	if err := checkOpOrder(d, lastOp); err != nil {
+		return err
 	}
 	isEmpty := lastApplied == 0
 	var hasRows bool
