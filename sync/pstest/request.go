@@ -284,6 +284,8 @@ type schema struct {
 	anyOf      []*schema
 	oneOf      []*schema
 	pattern    *regexp.Regexp // for strings
+	minimum    *float64       // for numbers
+	maximum    *float64
 }
 
 type schemaProp struct {
@@ -327,8 +329,13 @@ var streamRequestSchema = &schema{typ: "object", props: []schemaProp{
 // bigintSchema is the service's codec for a 64-bit id: a decimal string or an integer.
 var bigintSchema = &schema{oneOf: []*schema{
 	{typ: "string", pattern: regexp.MustCompile(`^-?[0-9]+$`)},
-	{typ: "integer"},
+	{typ: "integer", minimum: ptr(float64(-maxSafeInteger)), maximum: ptr(float64(maxSafeInteger))},
 }}
+
+// maxSafeInteger is JavaScript's Number.MAX_SAFE_INTEGER.
+const maxSafeInteger = 1<<53 - 1
+
+func ptr[T any](v T) *T { return &v }
 
 // checkpointRequestSchema is the schema of POST /sync/checkpoint-request.
 var checkpointRequestSchema = &schema{typ: "object",
@@ -408,6 +415,14 @@ func (s *schema) validate(v *jsonValue, path []string, errs []ajvError) []ajvErr
 	case jString:
 		if s.pattern != nil && !s.pattern.MatchString(v.s) {
 			errs = append(errs, ajvError{path: path, keyword: "pattern", param: s.pattern.String()})
+		}
+	case jNumber:
+		f, _ := strconv.ParseFloat(v.s, 64)
+		if s.maximum != nil && f > *s.maximum {
+			errs = append(errs, ajvError{path: path, keyword: "maximum", param: strconv.FormatFloat(*s.maximum, 'f', -1, 64)})
+		}
+		if s.minimum != nil && f < *s.minimum {
+			errs = append(errs, ajvError{path: path, keyword: "minimum", param: strconv.FormatFloat(*s.minimum, 'f', -1, 64)})
 		}
 	case jObject:
 		for _, req := range s.required {
@@ -511,6 +526,10 @@ func condense(errs []ajvError) []string {
 				out = append(out, p+": anyOf must match a schema in anyOf")
 			case "oneOf":
 				out = append(out, p+": oneOf must match exactly one schema in oneOf")
+			case "maximum":
+				out = append(out, p+": maximum must be <= "+e.param)
+			case "minimum":
+				out = append(out, p+": minimum must be >= "+e.param)
 			case "pattern":
 				out = append(out, p+`: pattern must match pattern "`+e.param+`"`)
 			default:

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -251,10 +252,13 @@ func newServer(opts []Option) *Server {
 	mux.HandleFunc("GET /write-checkpoint2.json", s.handleWriteCheckpoint)
 	mux.HandleFunc("POST /sync/checkpoint-request", s.handleCheckpointRequest)
 	mux.HandleFunc("POST /upload", s.handleUpload)
+	for _, probe := range []string{"startup", "liveness", "readiness"} {
+		mux.HandleFunc("GET /probes/"+probe, s.handleProbe)
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &serviceError{Status: http.StatusNotFound, Code: "PSYNC_S2002", Name: "t", Severity: "info",
 			Description: "The path does not exist on this server",
-			Details:     fmt.Sprintf("The path %s %q does not exist on this server", r.Method, r.URL.RequestURI())})
+			Details:     "The path " + r.Method + " " + string(appendJSString(nil, r.URL.RequestURI())) + " does not exist on this server"})
 	})
 	s.handler = cors(s.track(s.faultMiddleware(mux)))
 	return s
@@ -288,6 +292,13 @@ func (s *Server) serve(ln net.Listener) {
 // server. Streams it serves still end on Close.
 func (s *Server) Handler() http.Handler { return s.handler }
 
+// handleProbe answers the service's health probes: always ready.
+func (s *Server) handleProbe(w http.ResponseWriter, r *http.Request) {
+	body := `{"ready":true,"started":true,"touched_at":"` + s.cfg.now().UTC().Format("2006-01-02T15:04:05.000Z") + `"}`
+	w.Header().Set("Content-Type", contentTypeJSON)
+	_, _ = io.WriteString(w, body)
+}
+
 // cors adds the service's CORS headers to every answer and answers
 // preflight requests as the service does.
 func cors(h http.Handler) http.Handler {
@@ -295,6 +306,12 @@ func cors(h http.Handler) http.Handler {
 		w.Header().Set("Access-Control-Allow-Origin", "*")
 		w.Header().Set("Access-Control-Expose-Headers", "Content-Type")
 		if r.Method == http.MethodOptions {
+			if r.Header.Get("Origin") == "" || r.Header.Get("Access-Control-Request-Method") == "" {
+				w.Header().Set("Content-Type", "text/plain")
+				w.WriteHeader(http.StatusBadRequest)
+				_, _ = io.WriteString(w, "Invalid Preflight Request")
+				return
+			}
 			w.Header().Set("Access-Control-Allow-Methods", "GET,HEAD,POST")
 			w.Header().Set("Access-Control-Allow-Headers", "Content-Type, Authorization, User-Agent, X-User-Agent")
 			w.Header().Set("Access-Control-Max-Age", "3600")
@@ -414,6 +431,9 @@ type serviceError struct {
 	// errors, "wr" for authorization errors); pstest sends the same.
 	Name      string
 	framework bool
+	// severityFirst writes severity after code, as the service's answers
+	// to unexpected errors do.
+	severityFirst bool
 }
 
 func (e *serviceError) Error() string {
@@ -433,6 +453,10 @@ func (e *serviceError) appendJSON(b []byte) []byte {
 	}
 	b = append(b, `"code":`...)
 	b = appendJSString(b, e.Code)
+	if e.severityFirst && e.Severity != "" {
+		b = append(b, `,"severity":`...)
+		b = appendJSString(b, e.Severity)
+	}
 	b = append(b, `,"status":`...)
 	b = strconv.AppendInt(b, int64(e.Status), 10)
 	b = append(b, `,"description":`...)
@@ -441,7 +465,7 @@ func (e *serviceError) appendJSON(b []byte) []byte {
 		b = append(b, `,"details":`...)
 		b = appendJSString(b, e.Details)
 	}
-	if e.Severity != "" {
+	if !e.severityFirst && e.Severity != "" {
 		b = append(b, `,"severity":`...)
 		b = appendJSString(b, e.Severity)
 	}
@@ -477,7 +501,7 @@ func writeData(w http.ResponseWriter, data any) {
 // sends a "stack" member, which pstest leaves out).
 func internalError(err error) *serviceError {
 	return &serviceError{Status: http.StatusInternalServerError, Code: "PSYNC_S2001", Severity: "error",
-		Description: "Something went wrong", Details: err.Error()}
+		severityFirst: true, Description: "Something went wrong", Details: err.Error(), Name: "t"}
 }
 
 // validationError is the service's answer to a request its schema rejects;
@@ -508,8 +532,8 @@ func errorFromStatus(status int) *serviceError {
 		return &serviceError{Status: status, Code: "PSYNC_S2003", Name: "t",
 			Description: "Service temporarily unavailable"}
 	default:
-		return &serviceError{Status: status, Code: "PSYNC_S2001", Severity: "error",
-			Description: "Something went wrong", Details: "injected fault"}
+		return &serviceError{Status: status, Code: "PSYNC_S2001", Severity: "error", severityFirst: true,
+			Description: "Something went wrong", Details: "injected fault", Name: "t"}
 	}
 }
 

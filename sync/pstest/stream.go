@@ -2,12 +2,16 @@ package pstest
 
 import (
 	"bufio"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -25,6 +29,7 @@ type lineWriter struct {
 	bw    *bufio.Writer
 	rc    *http.ResponseController
 	fault *Fault
+	gz    *gzip.Writer // the stream's gzip encoding, if any
 	lines int
 }
 
@@ -67,6 +72,11 @@ func (lw *lineWriter) flush() error {
 	if err := lw.bw.Flush(); err != nil {
 		return err
 	}
+	if lw.gz != nil {
+		if err := lw.gz.Flush(); err != nil {
+			return err
+		}
+	}
 	return lw.rc.Flush()
 }
 
@@ -104,6 +114,9 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 	for _, b := range req.Buckets {
 		after, ok := jsBigInt(b.After)
 		if !ok {
+			// The service fails while it starts the stream, after setting
+			// the stream's X-Accel-Buffering header.
+			w.Header().Set("X-Accel-Buffering", "no")
 			writeError(w, internalError(fmt.Errorf("Cannot convert %s to a BigInt", b.After)))
 			return
 		}
@@ -138,9 +151,18 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", ContentTypeNDJSON)
 	}
 	w.Header().Set("X-Accel-Buffering", "no")
+	var out io.Writer = w
+	var gz *gzip.Writer
+	if wantsGzip(r.Header.Get("Accept-Encoding")) {
+		w.Header().Set("Content-Encoding", "gzip")
+		gz = gzip.NewWriter(w)
+		out = gz
+		defer gz.Close()
+	}
 	w.WriteHeader(http.StatusOK)
 
-	lw := &lineWriter{ctx: ctx, bw: bufio.NewWriterSize(w, 64<<10), rc: http.NewResponseController(w), fault: faultFrom(r.Context())}
+	lw := &lineWriter{ctx: ctx, bw: bufio.NewWriterSize(out, 64<<10), rc: http.NewResponseController(w),
+		fault: faultFrom(r.Context()), gz: gz}
 	client := Client{UserID: id.userID, ClientID: req.ClientID, Parameters: req.Parameters, Claims: id.claims}
 	err := s.runStream(ctx, lw, enc, &req, client, id, positions)
 	_ = lw.flush()
@@ -355,4 +377,27 @@ func (s *Server) sendBucketData(lw *lineWriter, enc *encoder, name string, upTo 
 			return nil
 		}
 	}
+}
+
+// wantsGzip reports whether a stream is gzip-compressed for an
+// Accept-Encoding header. The service compresses streams with zstd or gzip
+// (preferring zstd) when the client accepts them; pstest has no zstd, so it
+// uses gzip whenever gzip is acceptable.
+func wantsGzip(acceptEncoding string) bool {
+	for part := range strings.SplitSeq(acceptEncoding, ",") {
+		fields := strings.Split(part, ";")
+		if !strings.EqualFold(strings.TrimSpace(fields[0]), "gzip") {
+			continue
+		}
+		for _, p := range fields[1:] {
+			k, v, ok := strings.Cut(strings.TrimSpace(p), "=")
+			if ok && strings.EqualFold(strings.TrimSpace(k), "q") {
+				if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil && f <= 0 {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	return false
 }
