@@ -67,12 +67,12 @@ func Example() {
 	fmt.Println("applied:", srv.AppliedCount("todos", "t2"))
 	next()
 	// Output:
-	// checkpoint {"last_op_id":"1","buckets":[{"bucket":"global[]","checksum":1576337255,"count":1,"priority":3,"subscriptions":[]}],"streams":[]}
-	// data {"bucket":"global[]","after":"0","next_after":"1","has_more":false
+	// checkpoint {"last_op_id":"1","buckets":[{"bucket":"global[]","checksum":1576337255,"count":1,"priority":3,"subscriptions":[{"default":0}]}],"streams":[{"name":"global","is_default":true,"errors":[]}]}
+	// data {"bucket":"global[]","after":"0","has_more":false,"data":[{"op_id"
 	// checkpoint_complete {"last_op_id":"1"}
-	// checkpoint_diff {"last_op_id":"2","updated_buckets":[{"bucket":"global[]","checksum":-911666674,"count":2,"priority":3,"subscriptions":[]}],"removed_buckets":[]}
-	// data {"bucket":"global[]","after":"1","next_after":"2","has_more":false
+	// checkpoint_diff {"last_op_id":"2","removed_buckets":[],"updated_buckets":[{"bucket":"global[]","checksum":-911666674,"count":2,"priority":3,"subscriptions":[{"default":0}]}]}
+	// data {"bucket":"global[]","after":"1","has_more":false,"data":[{"op_id"
 	// checkpoint_complete {"last_op_id":"2"}
 	// applied: 1
-	// checkpoint_diff {"last_op_id":"3","write_checkpoint":"1","updated_buckets":[{"bucket":"global[]","checksum":1441391172,"count":3,"priority":3,"subscriptions":[]}],"removed_buckets":[]}
+	// checkpoint_diff {"last_op_id":"3","write_checkpoint":"1","removed_buckets":[],"updated_buckets":[{"bucket":"global[]","checksum":1441391172,"count":3,"priority":3,"subscriptions":[{"default":0}]}]}
 }

@@ -100,16 +100,16 @@ func (e *encoder) checkpointDiff(lastOpID, wc int64, updated []bucketChecksum, r
 		return e.finishJSON(map[string]any{"checkpoint_diff": struct {
 			LastOpID        string           `json:"last_op_id"`
 			WriteCheckpoint *string          `json:"write_checkpoint,omitempty"`
-			Updated         []bucketChecksum `json:"updated_buckets"`
 			Removed         []string         `json:"removed_buckets"`
-		}{opIDString(lastOpID), wcValue(wc), updated, removed}})
+			Updated         []bucketChecksum `json:"updated_buckets"`
+		}{opIDString(lastOpID), wcValue(wc), removed, updated}})
 	}
 	d := bson.D{{Key: "last_op_id", Value: opIDString(lastOpID)}}
 	if wc > 0 {
 		d = append(d, bson.E{Key: "write_checkpoint", Value: opIDString(wc)})
 	}
-	d = append(d, bson.E{Key: "updated_buckets", Value: bsonBuckets(updated)},
-		bson.E{Key: "removed_buckets", Value: removed})
+	d = append(d, bson.E{Key: "removed_buckets", Value: removed},
+		bson.E{Key: "updated_buckets", Value: bsonBuckets(updated)})
 	return bson.Marshal(bson.D{{Key: "checkpoint_diff", Value: d}})
 }
 
@@ -185,29 +185,29 @@ func (e *encoder) data(dst []byte, bucketName string, after int64, hasMore bool,
 		for i, o := range ops {
 			d := bson.D{{Key: "op_id", Value: opIDString(o.id)}, {Key: "op", Value: o.kind}}
 			if o.kind == OpPut || o.kind == OpRemove {
-				d = append(d, bson.E{Key: "object_type", Value: o.table}, bson.E{Key: "object_id", Value: o.rowID},
-					bson.E{Key: "subkey", Value: o.subkey})
+				d = append(d, bson.E{Key: "object_type", Value: o.table}, bson.E{Key: "object_id", Value: o.rowID})
 			}
 			d = append(d, bson.E{Key: "checksum", Value: jsNumber(int64(o.checksum))})
-			if o.kind == OpPut {
-				d = append(d, bson.E{Key: "data", Value: o.data})
+			switch o.kind {
+			case OpPut:
+				d = append(d, bson.E{Key: "subkey", Value: o.subkey}, bson.E{Key: "data", Value: o.data})
+			case OpRemove:
+				d = append(d, bson.E{Key: "subkey", Value: o.subkey}, bson.E{Key: "data", Value: nil})
 			}
 			list[i] = d
 		}
 		return bson.AppendDocument(dst[:0], bson.D{{Key: "data", Value: bson.D{
 			{Key: "bucket", Value: bucketName},
 			{Key: "after", Value: opIDString(after)},
-			{Key: "next_after", Value: opIDString(next)},
 			{Key: "has_more", Value: hasMore},
 			{Key: "data", Value: list},
+			{Key: "next_after", Value: opIDString(next)},
 		}}})
 	}
 	b := append(dst[:0], `{"data":{"bucket":`...)
 	b = appendJSONString(b, bucketName)
 	b = append(b, `,"after":"`...)
 	b = strconv.AppendInt(b, after, 10)
-	b = append(b, `","next_after":"`...)
-	b = strconv.AppendInt(b, next, 10)
 	b = append(b, `","has_more":`...)
 	b = strconv.AppendBool(b, hasMore)
 	b = append(b, `,"data":[`...)
@@ -225,11 +225,16 @@ func (e *encoder) data(dst []byte, bucketName string, after int64, hasMore bool,
 			b = appendJSONString(b, o.table)
 			b = append(b, `,"object_id":`...)
 			b = appendJSONString(b, o.rowID)
-			b = append(b, `,"subkey":`...)
-			b = appendJSONString(b, o.subkey)
 		}
 		b = append(b, `,"checksum":`...)
 		b = strconv.AppendUint(b, uint64(o.checksum), 10)
+		if o.kind == OpPut || o.kind == OpRemove {
+			b = append(b, `,"subkey":`...)
+			b = appendJSONString(b, o.subkey)
+		}
+		if o.kind == OpRemove {
+			b = append(b, `,"data":null`...)
+		}
 		if o.kind == OpPut {
 			b = append(b, `,"data":`...)
 			if e.rawData {
@@ -240,7 +245,9 @@ func (e *encoder) data(dst []byte, bucketName string, after int64, hasMore bool,
 		}
 		b = append(b, '}')
 	}
-	return append(b, "]}}\n"...), nil
+	b = append(b, `],"next_after":"`...)
+	b = strconv.AppendInt(b, next, 10)
+	return append(b, "\"}}\n"...), nil
 }
 
 const hexDigits = "0123456789abcdef"

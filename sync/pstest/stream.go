@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"slices"
 	"sort"
@@ -173,10 +174,7 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) runStream(ctx context.Context, lw *lineWriter, enc *encoder, req *syncRequest, client Client,
 	id *identity, positions map[string]int64) error {
-	keepalive := time.NewTicker(s.cfg.keepalive)
-	defer keepalive.Stop()
-	untilExp := id.exp.Sub(s.cfg.now())
-	if untilExp <= 0 {
+	if id.exp.Sub(s.cfg.now()) <= 0 {
 		// An expired token the service still accepts (within its clock
 		// tolerance): the stream is one token_expires_in 0 line.
 		if err := lw.write(enc.tokenExpiresIn(0)); err != nil {
@@ -184,17 +182,23 @@ func (s *Server) runStream(ctx context.Context, lw *lineWriter, enc *encoder, re
 		}
 		return errStreamEnd
 	}
-	expiry := time.NewTimer(untilExp)
-	defer expiry.Stop()
-	warn := time.NewTimer(max(untilExp-20*time.Second, 0))
-	defer warn.Stop()
-	if untilExp <= 20*time.Second {
-		warn.Stop()
-		keepalive.Stop() // the service's next line is then the one at expiry
+	// Like the service, a token_expires_in line goes out a keepalive period
+	// after the previous one (or the stream's start), 20 s before the token
+	// expires, and when it expires (value 0, then the stream ends),
+	// whichever comes first.
+	nextTokenLine := func() time.Duration {
+		now := s.cfg.now()
+		d := s.cfg.keepalive
+		if w := id.exp.Add(-20 * time.Second).Sub(now); w > 0 {
+			d = min(d, w)
+		}
+		return max(min(d, id.exp.Sub(now)), 0)
 	}
+	tokenLine := time.NewTimer(nextTokenLine())
+	defer tokenLine.Stop()
 	expiresIn := func() int64 {
 		secs := id.exp.Sub(s.cfg.now()).Seconds()
-		return max(int64(secs+0.999999), 0)
+		return max(int64(math.Ceil(secs)), 0)
 	}
 
 	var sent *sentCheckpoint
@@ -227,20 +231,15 @@ func (s *Server) runStream(ctx context.Context, lw *lineWriter, enc *encoder, re
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-changed:
-		case <-keepalive.C:
-			if err := lw.write(enc.tokenExpiresIn(expiresIn())); err != nil {
+		case <-tokenLine.C:
+			n := expiresIn()
+			if err := lw.write(enc.tokenExpiresIn(n)); err != nil {
 				return err
 			}
-		case <-warn.C:
-			keepalive.Stop()
-			if err := lw.write(enc.tokenExpiresIn(expiresIn())); err != nil {
-				return err
+			if n == 0 {
+				return errStreamEnd
 			}
-		case <-expiry.C:
-			if err := lw.write(enc.tokenExpiresIn(0)); err != nil {
-				return err
-			}
-			return errStreamEnd
+			tokenLine.Reset(nextTokenLine())
 		}
 	}
 }

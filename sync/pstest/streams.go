@@ -3,6 +3,7 @@ package pstest
 import (
 	"fmt"
 	"sort"
+	"strings"
 )
 
 // Stream is a sync stream definition (see WithStreams).
@@ -96,8 +97,21 @@ func (s *Server) resolveLocked(req *syncRequest, c Client) *bucketSet {
 		} else {
 			names = sortedKeys(s.st.buckets)
 		}
+		// The service reports every bucket definition as a default stream
+		// and each bucket's definition as its subscription; a bucket's
+		// definition is its name up to the parameters ("user_lists" of
+		// `user_lists["u1"]`).
+		defs := map[string]int{}
 		for _, n := range names {
-			set.buckets[n] = &bucketInfo{priority: prio(n)}
+			defs[definitionName(n)] = 0
+		}
+		for k, d := range sortedKeys(defs) {
+			defs[d] = k
+			set.streams = append(set.streams, streamDesc{Name: d, IsDefault: true, Errors: []streamErr{}})
+		}
+		for _, n := range names {
+			k := defs[definitionName(n)]
+			set.buckets[n] = &bucketInfo{priority: prio(n), subs: []subRef{{Default: &k}}}
 		}
 		return set
 	}
@@ -160,6 +174,16 @@ func (s *Server) resolveLocked(req *syncRequest, c Client) *bucketSet {
 		add(names, subRef{Sub: &i}, sub.OverridePriority)
 	}
 	return set
+}
+
+// definitionName is the bucket definition a bucket name comes from: the
+// name up to its parameters, without the service's "N#" version prefix.
+func definitionName(bucket string) string {
+	name, _, _ := strings.Cut(bucket, "[")
+	if _, rest, ok := strings.Cut(name, "#"); ok {
+		name = rest
+	}
+	return name
 }
 
 func callBuckets(def Stream, sub Subscription) ([]string, error) {
