@@ -30,6 +30,7 @@ var errStreamIdle = errors.New("powersync: sync stream idle for too long")
 // after every failed or closed iteration unless the state machine asked for
 // an immediate restart (client-algorithms.md §9).
 func (s *Syncer) downloadLoop(ctx context.Context, sess *session) {
+	defer s.bus.update(func(_ *synccore.CoreStatus, sdk *sdkStatus) { sdk.reconnecting = false })
 	for ctx.Err() == nil {
 		immediate, err := s.iteration(ctx, sess)
 		if ctx.Err() != nil {
@@ -39,13 +40,18 @@ func (s *Syncer) downloadLoop(ctx context.Context, sess *session) {
 			s.log.Warn("powersync: sync connection failed", "error", err)
 			s.bus.update(func(core *synccore.CoreStatus, sdk *sdkStatus) {
 				sdk.downloadError = err
+				sdk.reconnecting = false
 				core.Connected, core.Connecting, core.Downloading = false, false, nil
 			})
 		}
 		if immediate && err == nil {
+			// A hidden restart (new token, new subscriptions): the
+			// status stays connected while the next stream opens.
+			s.bus.update(func(_ *synccore.CoreStatus, sdk *sdkStatus) { sdk.reconnecting = true })
 			continue
 		}
-		s.bus.update(func(core *synccore.CoreStatus, _ *sdkStatus) {
+		s.bus.update(func(core *synccore.CoreStatus, sdk *sdkStatus) {
+			sdk.reconnecting = false
 			core.Connected, core.Connecting, core.Downloading = false, false, nil
 		})
 		if s.o.sleep(ctx, s.o.jitter(s.o.retryDelay)) != nil {
@@ -119,7 +125,9 @@ func (s *Syncer) iteration(ctx context.Context, sess *session) (immediate bool, 
 		}()
 	}
 
-	if c, done := s.step(ctx, sess, s.eng.ConnectionEstablished); done {
+	c, done := s.step(ctx, sess, s.eng.ConnectionEstablished)
+	s.bus.update(func(_ *synccore.CoreStatus, sdk *sdkStatus) { sdk.reconnecting = false })
+	if done {
 		return c.immediate, c.err
 	}
 
@@ -267,9 +275,21 @@ func (s *Syncer) step(ctx context.Context, sess *session, call func(context.Cont
 		}
 	}
 	if c := s.handle(ctx, sess, instrs); c != nil {
-		return closeResult{immediate: c.HideDisconnect}, true
+		return closeResult{immediate: c.HideDisconnect, err: closeReason(instrs)}, true
 	}
 	return closeResult{}, false
+}
+
+// closeReason is the error a closing instruction list stands for: an
+// expired token is one (the user must see why the connection ends), any
+// other close is a normal end of the connection.
+func closeReason(instrs []synccore.Instruction) error {
+	for _, in := range instrs {
+		if fc, ok := in.(synccore.FetchCredentials); ok && fc.DidExpire {
+			return ErrTokenExpired
+		}
+	}
+	return nil
 }
 
 // handle acts on instructions and returns the CloseSyncStream instruction,

@@ -14,6 +14,14 @@ var ErrClosed = errors.New("powersync: syncer closed")
 // out). The syncer keeps retrying after the retry delay.
 var ErrNoCredentials = errors.New("powersync: connector returned no credentials")
 
+// ErrTokenExpired is the download error recorded when the service ends the
+// sync stream because the token expired (it sends token_expires_in 0; the
+// 1.25 service does so for about a minute before it answers 401). The
+// syncer fetches new credentials and reconnects after the retry delay; a
+// connector that keeps returning expired tokens keeps this error in the
+// status.
+var ErrTokenExpired = errors.New("powersync: the service reports the token expired")
+
 // ErrIncompleteUpload is the upload error recorded when the connector's
 // UploadData returned without completing the oldest queued entry. The upload
 // loop waits for the retry delay before calling UploadData again, so a
@@ -50,6 +58,13 @@ func (e *HTTPError) Error() string {
 // Unauthorized reports whether the response said the credentials were
 // rejected (HTTP 401).
 func (e *HTTPError) Unauthorized() bool { return e.StatusCode == http.StatusUnauthorized }
+
+// Is makes errors.Is(err, [ErrTokenExpired]) true for the service's
+// "JWT has expired" refusal (401 with PSYNC_S2103), so that an expired
+// token is one error whichever way the service reports it.
+func (e *HTTPError) Is(target error) bool {
+	return target == ErrTokenExpired && e.StatusCode == http.StatusUnauthorized && e.Code == "PSYNC_S2103"
+}
 
 // PermanentError marks an upload failure that retrying can never fix, for
 // example a backend validation error. Return it (possibly wrapped) from

@@ -223,6 +223,11 @@ type sdkStatus struct {
 	uploading     bool
 	uploadError   error
 	downloadError error
+	// reconnecting is set while the syncer replaces a healthy connection
+	// (a refreshed token, changed subscriptions): the status keeps showing
+	// connected, as the official SDKs do, until the new stream is open or
+	// fails.
+	reconnecting bool
 }
 
 // buildStatus merges the core status with the syncer's own fields.
@@ -234,6 +239,9 @@ func buildStatus(core synccore.CoreStatus, sdk sdkStatus) Status {
 		Uploading:     sdk.uploading,
 		UploadError:   sdk.uploadError,
 		DownloadError: sdk.downloadError,
+	}
+	if sdk.reconnecting {
+		st.Connected, st.Connecting = true, false
 	}
 	for _, p := range core.PriorityStatus {
 		ps := PriorityStatus{Priority: int(p.Priority), LastSyncedAt: microsTime(p.LastSyncedAt), HasSynced: p.HasSynced != nil && *p.HasSynced}
