@@ -385,7 +385,7 @@ func (s *scanner) boolean() (bool, error) {
 	return false, s.errf("expected a boolean")
 }
 
-// skip consumes any JSON value, as strictly as the typed readers.
+// skip consumes any JSON value, checking its syntax (see skipString).
 //
 // Nesting is tracked on an explicit stack (one bit per level) rather than
 // by recursion: the official core skips unknown values of any depth (a
@@ -409,11 +409,10 @@ func (s *scanner) skipValue(maxDepth int) (int, error) {
 		// A value is expected.
 		switch c := s.peek(); {
 		case c == '{' || c == '[':
-			s.i++
 			if depth == maxDepth && maxDepth > 0 {
-				s.i--
 				return deepest, s.errf("JSON nested deeper than %d levels", maxDepth)
 			}
+			s.i++
 			depth++
 			deepest = max(deepest, depth)
 			if (depth-1)/64 == len(stack) {
