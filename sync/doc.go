@@ -16,6 +16,11 @@
 // Reads and writes go through plain database/sql on db at any time, online
 // or offline.
 //
+// One Syncer at a time may use a database file, in this process or any
+// other: [New] returns [ErrAlreadySyncing] while another holds it, from its
+// New until its Close (or the end of its process). Two syncers on one file
+// would upload the same local changes twice.
+//
 // # Connector
 //
 // The application implements [Connector]: FetchCredentials returns the

@@ -26,6 +26,7 @@ type Syncer struct {
 	eng   engine
 	creds *credentialCache
 	bus   *statusBus
+	guard *fileGuard // the database file's hold; nil for in-memory databases
 
 	// life serialises Connect, Run, Disconnect, DisconnectAndClear and
 	// Close (a channel so that waiting for it honours a context).
@@ -60,6 +61,17 @@ type session struct {
 // "powersync" driver. The syncer does nothing until [Syncer.Connect] or
 // [Syncer.Run]; its [Syncer.Status] starts from what the database remembers
 // (whether and when it last synced).
+//
+// One Syncer at a time may use a database file: New fails with
+// [ErrAlreadySyncing] while another Syncer, of this process or of another
+// one, holds it (two would upload the same local changes twice). The file
+// is held from New until [Syncer.Close], connected or not, like a file
+// lock taken at open; a process that ends without Close (even by a crash)
+// releases it too. Across processes the hold is an OS lock on the file
+// "<database>-powersync.lock" beside the database (flock on Unix systems,
+// an unshared handle on Windows; other systems, and file systems without
+// flock, only get the in-process check); the file is left in place. An
+// in-memory database is never held.
 func New(db *sql.DB, c Connector, opts ...Option) (*Syncer, error) {
 	if db == nil {
 		return nil, errors.New("powersync: new syncer: nil database")
@@ -71,7 +83,12 @@ func New(db *sql.DB, c Connector, opts ...Option) (*Syncer, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
+	guard, err := acquireFileGuard(context.Background(), db)
+	if err != nil {
+		return nil, err
+	}
 	s := &Syncer{
+		guard:   guard,
 		db:      db,
 		conn:    c,
 		o:       o,
@@ -89,6 +106,7 @@ func New(db *sql.DB, c Connector, opts ...Option) (*Syncer, error) {
 		s.o.changes = defaultChangeSource
 	}
 	if err := s.reloadOfflineStatus(context.Background()); err != nil {
+		guard.release()
 		return nil, err
 	}
 	return s, nil
@@ -272,7 +290,8 @@ func (s *Syncer) DisconnectAndClear(ctx context.Context, opts ClearOptions) erro
 	return s.reloadOfflineStatus(ctx)
 }
 
-// Close disconnects and releases the syncer; the database stays open. Later
+// Close disconnects and releases the syncer and its hold on the database
+// file (see [New]); the database stays open. Later
 // calls return [ErrClosed]; Statuses iterators end. Close is idempotent.
 func (s *Syncer) Close() error {
 	ctx := context.Background()
@@ -287,6 +306,7 @@ func (s *Syncer) Close() error {
 	}
 	err := s.stopLocked(ctx)
 	s.bus.close()
+	s.guard.release()
 	return err
 }
 

@@ -177,9 +177,13 @@ func TestSyncerStatusTransitions(t *testing.T) {
 	if i != len(steps) {
 		t.Errorf("status sequence stops at step %d: %v", i, seq)
 	}
-	// A second syncer on the same database starts with what it remembers
-	// (the fake engine does not write ps_sync_state; the real one does).
+	// The next syncer on the same database (once this one is closed)
+	// starts with what it remembers (the fake engine does not write
+	// ps_sync_state; the real one does).
 	exec(t, h.db, `INSERT INTO ps_sync_state(priority, last_synced_at) VALUES (2147483647, 1700000000000000)`)
+	if err := h.s.Close(); err != nil {
+		t.Fatal(err)
+	}
 	s2, err := New(h.db, h.conn, withEngine(newFakeEngine()))
 	if err != nil {
 		t.Fatal(err)
