@@ -104,8 +104,8 @@ func FuzzStreamBody(f *testing.F) {
 // transactions), and SQLite's own code is instrumented too, so many inputs
 // reach new coverage; the engine would shrink each of them for up to a
 // minute, one candidate per run, and try no new inputs: a 10 s CI run made
-// 0 execs/sec after the seeds. Failing inputs are still saved, not
-// minimized; run again with -fuzzminimizetime=60s to shrink one.
+// 0 execs/sec after the seeds. Failing inputs are still saved, as found;
+// give -fuzzminimizetime=60s to have the engine shrink them.
 func fuzzNoMinimize(f *testing.F) {
 	explicit := false
 	flag.Visit(func(fl *flag.Flag) { explicit = explicit || fl.Name == "test.fuzzminimizetime" })

@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,25 +16,6 @@ import (
 	"github.com/gopowersync/powersync/internal/synccore"
 	"github.com/gopowersync/powersync/schema"
 )
-
-// noMinimize turns off the fuzzing engine's minimization of new inputs
-// unless -fuzzminimizetime was given. A run of these targets costs
-// milliseconds (every call is a SQLite transaction), and SQLite's own code is
-// instrumented too, so a large share of inputs reach new coverage. The engine
-// would then shrink each of them for up to a minute (its default), one
-// candidate per run, and no new inputs would be tried at all: a 10 s CI run
-// made 0 execs/sec after the seeds. Failing inputs are still saved, not
-// minimized; run again with -fuzzminimizetime=60s to shrink one.
-func noMinimize(f *testing.F) {
-	explicit := false
-	flag.Visit(func(fl *flag.Flag) { explicit = explicit || fl.Name == "test.fuzzminimizetime" })
-	// (Set only once: the flag refuses a second zero.)
-	if fl := flag.Lookup("test.fuzzminimizetime"); fl != nil && !explicit && fl.Value.String() != "0s" {
-		if err := fl.Value.Set("0"); err != nil {
-			f.Fatal(err)
-		}
-	}
-}
 
 // fuzzDB opens a database with the todos schema of the line files.
 func fuzzDB(f *testing.F) *sql.DB {
@@ -240,7 +220,7 @@ const maxSeedLine = 4096
 // half the inputs (fromJSON) are JSON lines converted to BSON before they
 // are fed: mutations then change sync lines, not just their framing.
 func FuzzLineBinary(f *testing.F) {
-	noMinimize(f)
+	synccore.NoMinimize(f)
 	for _, l := range exampleLines(f) {
 		if b, ok := toBSON(l); ok {
 			f.Add(b, false)
@@ -267,7 +247,7 @@ func FuzzLineBinary(f *testing.F) {
 // No call may panic, rejected lines change nothing, and the database stays
 // consistent.
 func FuzzLineSequence(f *testing.F) {
-	noMinimize(f)
+	synccore.NoMinimize(f)
 	files, _ := filepath.Glob("testdata/lines/*.ndjson")
 	for _, p := range files {
 		b, err := os.ReadFile(p)
