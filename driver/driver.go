@@ -111,6 +111,8 @@ type Connector struct {
 // accepts (a path or a file: URI, with its query parameters) plus the optional
 // _powersync_schema parameter. Unless the DSN sets them, connections use WAL
 // journaling, a 5 s busy timeout and BEGIN IMMEDIATE for write transactions.
+// With mode=ro the file is opened read-only, as a plain path too (see
+// "Read-only databases" in the package documentation).
 func NewConnector(dsn string, opts ...Option) (*Connector, error) {
 	c := &Connector{logger: slog.New(slog.DiscardHandler)}
 	name, query, _ := strings.Cut(dsn, "?")
