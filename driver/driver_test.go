@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"errors"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"reflect"
@@ -612,13 +613,16 @@ func TestInsertOrIgnoreExistingRowQueuesNothing(t *testing.T) {
 	if desc != "keep me" || completed != 1 {
 		t.Errorf("row a = (%q, %d), want it unchanged", desc, completed)
 	}
+	// Each statement still uses up a transaction id, as on the core.
+	exec(t, db, `INSERT INTO todos(id, description) VALUES ('c', 'next')`)
 	var got []string
 	for _, r := range crudRows(t, db) {
-		got = append(got, r.data)
+		got = append(got, fmt.Sprintf("%d %s", r.tx, r.data))
 	}
 	want := []string{
-		`{"op":"PUT","id":"a","type":"todos","data":{"completed":1,"description":"keep me"}}`,
-		`{"op":"PUT","id":"b","type":"todos","data":{"description":"new"}}`,
+		`1 {"op":"PUT","id":"a","type":"todos","data":{"completed":1,"description":"keep me"}}`,
+		`2 {"op":"PUT","id":"b","type":"todos","data":{"description":"new"}}`,
+		`4 {"op":"PUT","id":"c","type":"todos","data":{"description":"next"}}`,
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("ps_crud =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
