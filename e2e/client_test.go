@@ -243,3 +243,20 @@ func serviceTime(s string) (time.Time, error) {
 }
 
 func describe(v any) string { return fmt.Sprintf("%v", v) }
+
+// waitReplicated returns once the service has replicated everything
+// written to Postgres before the call: it writes a marker list and waits
+// until a probe client has it (replication keeps the order of commits).
+func waitReplicated(t testing.TB) {
+	t.Helper()
+	marker := "replicated " + uuid.NewString()
+	pgExec(t, "INSERT INTO lists(name) VALUES ($1)", marker)
+	p := newClient(t, clientOpts{})
+	p.connect()
+	eventually(t, "the service replicated the test's rows", func() (bool, string) {
+		var n int
+		p.db.QueryRow("SELECT count(*) FROM lists WHERE name = ?", marker).Scan(&n)
+		return n == 1, p.s.Status().String()
+	})
+	p.s.Close()
+}

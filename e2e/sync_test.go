@@ -270,3 +270,33 @@ func TestLiveChanges(t *testing.T) {
 		t.Errorf("status: %v", st)
 	}
 }
+
+// TestPriorities: the user's own lists are in a priority-1 bucket; once
+// WaitForFirstSyncPriority(1) returns they are all in the local view,
+// with the status saying priority 1 has synced, and the complete sync
+// follows.
+func TestPriorities(t *testing.T) {
+	t.Parallel()
+	user := uuid.NewString()
+	prefix := "prio " + uuid.NewString()[:8] + " "
+	for i := range 20 {
+		pgExec(t, "INSERT INTO lists(name, owner_id) VALUES ($1, $2)", fmt.Sprintf("%s%d", prefix, i), user)
+	}
+	waitReplicated(t)
+	c := newClient(t, clientOpts{user: user})
+	c.connect()
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	if err := c.s.WaitForFirstSyncPriority(ctx, 1); err != nil {
+		t.Fatalf("WaitForFirstSyncPriority(1): %v; status %v", err, c.s.Status())
+	}
+	var n int
+	if err := c.db.QueryRow("SELECT count(*) FROM lists WHERE owner_id = ?", user).Scan(&n); err != nil || n != 20 {
+		t.Fatalf("after the priority-1 sync: %d of the user's 20 lists, %v", n, err)
+	}
+	if ps := c.s.Status().ForPriority(1); !ps.HasSynced || ps.LastSyncedAt.IsZero() {
+		t.Errorf("status for priority 1: %+v", ps)
+	}
+	c.waitSynced()
+	listsEqual(t, c, prefix)
+}
