@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/gopowersync/powersync/internal/oracletest"
+	_ "modernc.org/sqlite" // "sqlite" driver: plain SQLite, to read the core's database and to check JSON
 )
 
 // The cases under testdata/trust are lines a server should never send,
@@ -163,4 +164,36 @@ func storedBytes(t *testing.T, db *sql.DB) string {
 		}
 	}
 	return b.String()
+}
+
+// FuzzDataJSONReadable checks the rule for PUT data against SQLite itself:
+// whatever validDataJSON accepts, SQLite's JSON functions (through which
+// every read of a synced table goes) must read without an error. The
+// validator may be stricter than SQLite (which also reads JSON5).
+func FuzzDataJSONReadable(f *testing.F) {
+	noMinimize(f)
+	for _, s := range []string{`{"a":1}`, `{"a":[1,2,{"b":null}],"c":"\u00e9"}`, `[]`, `5`, `"s"`, `{"a":"\ud800"}`,
+		"{\"a\":\"\xff\"}", `{"a":1e400}`, `{"a":-0.0}`, `{"":{}}`, `not json`, `{"a":}`, `{a:1}`, string(nested(1000, false, ""))} {
+		f.Add([]byte(s))
+	}
+	db, err := sql.Open("sqlite", ":memory:")
+	if err != nil {
+		f.Fatal(err)
+	}
+	db.SetMaxOpenConns(1)
+	f.Cleanup(func() { db.Close() })
+	st, err := db.PrepareContext(f.Context(), `SELECT json_extract(?1, '$.a'), json_valid(?1)`)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if validDataJSON(data) != nil {
+			return
+		}
+		var v any
+		var valid bool
+		if err := st.QueryRowContext(t.Context(), string(data)).Scan(&v, &valid); err != nil || !valid {
+			t.Fatalf("accepted %q, but SQLite reads it with error %v (json_valid %v)", data, err, valid)
+		}
+	})
 }
