@@ -247,7 +247,8 @@ func describe(v any) string { return fmt.Sprintf("%v", v) }
 // waitReplicated returns once the service has replicated everything
 // written to Postgres before the call: it writes a marker list and waits
 // until a probe client has it (replication keeps the order of commits).
-func waitReplicated(t testing.TB) {
+// It returns the marker's name.
+func waitReplicated(t testing.TB) string {
 	t.Helper()
 	marker := "replicated " + uuid.NewString()
 	pgExec(t, "INSERT INTO lists(name) VALUES ($1)", marker)
@@ -259,4 +260,5 @@ func waitReplicated(t testing.TB) {
 		return n == 1, p.s.Status().String()
 	})
 	p.s.Close()
+	return marker
 }
