@@ -61,7 +61,9 @@ func BenchmarkInitialSync(b *testing.B) {
 						b.Fatal(err)
 					}
 					bytesRead += int64(len(line))
-					if bytes.Contains(line, []byte("checkpoint_complete")) {
+					// The last line: checkpoint_complete (not a partial_checkpoint_complete).
+					if bytes.HasPrefix(line, []byte(`{"checkpoint_complete"`)) ||
+						bytes.HasPrefix(line[min(len(line), 4):], []byte("\x03checkpoint_complete\x00")) {
 						break
 					}
 				}

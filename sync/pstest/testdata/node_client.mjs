@@ -11,7 +11,8 @@
 //   {"event":"error","message":"..."}   then exits 1
 // rows = {table: {id: data JSON text}} from every ps_data__* table and ps_untyped.
 // Commands on stdin, one per line:
-//   wait N                      wait until a checkpoint with op id >= N is applied, print rows
+//   wait N                      wait until a complete checkpoint (not only one priority of it)
+//                               with op id >= N is applied, print rows
 //   insert TABLE ID JSON        insert a row through the view; the connector uploads it to URL/upload
 //   exit                        disconnect, close, exit 0
 import { mkdirSync, rmSync } from 'node:fs';
@@ -73,8 +74,16 @@ async function rows() {
   return result;
 }
 
-async function appliedOp() {
-  const { op } = await db.get('select coalesce(max(last_applied_op), 0) as op from ps_buckets');
+// The op id of the last complete checkpoint the SDK applied. A full
+// checkpoint_complete sets last_applied_op of every bucket to the checkpoint's
+// op id; a partial_checkpoint_complete only those of its priority (so the
+// largest last_applied_op can belong to a checkpoint whose lower-priority
+// buckets are not applied yet). The smallest is the complete checkpoint's.
+async function completeCheckpointOp() {
+  if (!db.currentStatus.hasSynced) return -1n;
+  const { op } = await db.get(
+    "select coalesce(min(last_applied_op), -1) as op from ps_buckets where name != '$local'"
+  );
   return BigInt(op);
 }
 
@@ -99,7 +108,7 @@ for await (const line of rl) {
   try {
     if (cmd === 'wait') {
       const target = BigInt(args[0]);
-      await until(async () => (await appliedOp()) >= target);
+      await until(async () => (await completeCheckpointOp()) >= target);
       out({ event: 'rows', rows: await rows() });
     } else if (cmd === 'insert') {
       const [table, id, ...json] = args;
