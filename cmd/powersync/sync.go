@@ -39,9 +39,16 @@ Local changes in the upload queue are posted to --upload-url as
 'powersync serve'); without --upload-url they stay queued and downloaded data
 waits behind the local-write gate.
 
-A token the service rejects ends the command with an error, unless it came
-from --token-command and an earlier connection succeeded (then the command
-is run again for a fresh token).
+--stream subscribes to a sync stream (edition 3 sync configs), with
+parameters as a JSON object after a colon; repeat it for more streams. The
+service's default (auto-subscribed) streams sync without it. Subscriptions
+are stored in FILE and last 24 hours after the command ends.
+
+Errors of the service or the backend are printed with the text they came
+with, again after every failed connection or upload attempt. A token the
+service rejects or reports expired ends the command with an error, unless
+it came from --token-command and an earlier connection succeeded (then the
+command is run again for a fresh token).
 
 Examples:
   powersync serve &      # prints an endpoint and a development token
@@ -49,6 +56,8 @@ Examples:
   powersync sync app.db --endpoint https://xyz.powersync.journeyapps.com --token-command 'myapp dev-token'
   powersync sync app.db --endpoint http://127.0.0.1:8080 --token-command 'cat token.txt' \
       --upload-url http://127.0.0.1:8080/upload
+  powersync sync app.db --endpoint "$POWERSYNC_URL" --token-command 'myapp dev-token' \
+      --stream list_todos:'{"list_id":"0b6c…"}' --stream my_lists
 `
 
 // syncFlags are the options of the sync command.
@@ -56,6 +65,68 @@ type syncFlags struct {
 	endpoint, token, tokenCommand, schemaFile, uploadURL, params string
 	once                                                         bool
 	retryDelay                                                   time.Duration
+	streams                                                      streamFlags
+}
+
+// streamFlag is one --stream: a stream name and its parameters (nil for
+// none).
+type streamFlag struct {
+	name   string
+	params json.RawMessage
+}
+
+// streamFlags collects the repeated --stream flag.
+type streamFlags []streamFlag
+
+func (s *streamFlags) String() string {
+	if s == nil {
+		return ""
+	}
+	var parts []string
+	for _, f := range *s {
+		parts = append(parts, streamLabel(f.name, f.params))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// Set parses "name" or "name:{json object}".
+func (s *streamFlags) Set(v string) error {
+	name, params, hasParams := strings.Cut(v, ":")
+	name = strings.TrimSpace(name)
+	if name == "" {
+		return errors.New("want name or name:{\"param\": value}, got an empty stream name")
+	}
+	f := streamFlag{name: name}
+	if hasParams {
+		p, err := streamParams(params)
+		if err != nil {
+			return fmt.Errorf("stream %s: %w", name, err)
+		}
+		f.params = p
+	}
+	*s = append(*s, f)
+	return nil
+}
+
+// streamParams checks that p is one JSON object and returns it compacted.
+func streamParams(p string) (json.RawMessage, error) {
+	p = strings.TrimSpace(p)
+	if p == "" {
+		return nil, errors.New("no parameters after the colon (want a JSON object such as {\"list_id\": \"…\"})")
+	}
+	if !json.Valid([]byte(p)) {
+		var v any
+		err := json.Unmarshal([]byte(p), &v)
+		return nil, fmt.Errorf("parameters are not valid JSON (%v): %s", err, p)
+	}
+	if p[0] != '{' {
+		return nil, fmt.Errorf("parameters must be a JSON object such as {\"list_id\": \"…\"}, not %s", p)
+	}
+	var b bytes.Buffer
+	if err := json.Compact(&b, []byte(p)); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
 }
 
 func syncCommand() *command {
@@ -69,6 +140,7 @@ func syncCommand() *command {
 		fs.StringVar(&f.schemaFile, "schema", "", "schema JSON `file` to apply (default: the schema read from FILE)")
 		fs.StringVar(&f.uploadURL, "upload-url", "", "backend `URL` to POST queued local changes to")
 		fs.StringVar(&f.params, "params", "", "client parameters as a JSON `object`")
+		fs.Var(&f.streams, "stream", "subscribe to the sync stream `name[:params]`, params a JSON object (repeatable)")
 		fs.BoolVar(&f.once, "once", false, "exit after the first complete sync")
 		fs.DurationVar(&f.retryDelay, "retry-delay", pssync.DefaultRetryDelay, "wait this long before reconnecting after an error")
 		file, code, ok := a.fileArg(c, fs, args)
@@ -136,20 +208,34 @@ func (a *app) sync(ctx context.Context, file string, f syncFlags) error {
 	}
 	defer syncer.Close()
 
+	view := newSyncView(a.stdout, a.isTerminal(a.stdout), a.now, f.uploadURL != "")
+	view.event("syncing %s with %s", file, f.endpoint)
+	for _, sf := range f.streams {
+		var params any
+		if sf.params != nil {
+			params = sf.params
+		}
+		sub, err := syncer.Subscribe(ctx, sf.name, params)
+		if err != nil {
+			return fmt.Errorf("subscribe to stream %s: %w", sf.name, err)
+		}
+		defer sub.Unsubscribe()
+		view.event("subscribed to stream %s", streamLabel(sf.name, sf.params))
+	}
+
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	runDone := make(chan error, 1)
-	go func() { runDone <- syncer.Run(ctx) }()
-
-	view := newSyncView(a.stdout, a.isTerminal(a.stdout), a.now, f.uploadURL != "")
-	view.event("syncing %s with %s", file, f.endpoint)
 	var result error
 	first := true
 	var initialSync time.Time
 	connectedOnce := false
 	for st := range syncer.Statuses(ctx) {
 		if first {
+			// Run starts once the loop is subscribed, so that no status
+			// (and no error) of the first connection is missed.
 			initialSync, first = st.LastSyncedAt, false
+			go func() { runDone <- syncer.Run(ctx) }()
 		}
 		queued, _, qerr := pssync.UploadQueueStats(ctx, db)
 		if qerr != nil {
@@ -164,6 +250,10 @@ func (a *app) sync(ctx context.Context, file string, f syncFlags) error {
 			result = fmt.Errorf("%w: %v", errRejectedToken, herr)
 			break
 		}
+		if err := st.DownloadError; errors.Is(err, pssync.ErrTokenExpired) && (f.token != "" || !connectedOnce) {
+			result = fmt.Errorf("%w: %v", errRejectedToken, err)
+			break
+		}
 		if f.once && st.HasSynced && !st.LastSyncedAt.Equal(initialSync) && !st.Downloading {
 			view.event("first complete sync done")
 			break
@@ -171,6 +261,9 @@ func (a *app) sync(ctx context.Context, file string, f syncFlags) error {
 	}
 	view.finish()
 	cancel()
+	if first { // no status at all: ctx ended before the loop began
+		runDone <- nil
+	}
 	if err := <-runDone; err != nil && !errors.Is(err, context.Canceled) && result == nil {
 		result = err
 	}

@@ -27,11 +27,14 @@ type syncView struct {
 	upErr       string
 	uploading   bool
 	queued      int64
-	bar         string // the bar currently shown ("" when none)
+	streams     map[string]time.Time // stream key: last synced before this run
+	announced   map[string]bool      // streams whose sync this run was printed
+	bar         string               // the bar currently shown ("" when none)
 }
 
 func newSyncView(w io.Writer, tty bool, now func() time.Time, canUpload bool) *syncView {
-	return &syncView{w: w, tty: tty, now: now, canUpload: canUpload, prios: map[int]time.Time{}, queued: -1}
+	return &syncView{w: w, tty: tty, now: now, canUpload: canUpload, prios: map[int]time.Time{}, queued: -1,
+		streams: map[string]time.Time{}, announced: map[string]bool{}}
 }
 
 // event prints one status line (above the progress bar on a terminal).
@@ -66,6 +69,7 @@ type viewState struct {
 	lastSynced                                               time.Time
 	progress                                                 pssync.ProgressCounts
 	priorities                                               []pssync.PriorityStatus
+	streams                                                  []pssync.StreamStatus
 	downloadErr, uploadErr                                   string
 	queued                                                   int64 // upload queue entries, -1 if unknown
 }
@@ -75,7 +79,7 @@ type viewState struct {
 func (v *syncView) update(st pssync.Status, queued int64) {
 	vs := viewState{
 		connected: st.Connected, connecting: st.Connecting, downloading: st.Downloading, uploading: st.Uploading,
-		hasSynced: st.HasSynced, lastSynced: st.LastSyncedAt, priorities: st.Priorities,
+		hasSynced: st.HasSynced, lastSynced: st.LastSyncedAt, priorities: st.Priorities, streams: st.Streams,
 		downloadErr: errText(st.DownloadError), uploadErr: errText(st.UploadError), queued: queued,
 	}
 	if st.Downloading && st.DownloadProgress != nil {
@@ -95,6 +99,10 @@ func (v *syncView) apply(st viewState) {
 	case st.connecting:
 		conn = "connecting"
 	}
+	// A connection or upload attempt that ends with an error prints the
+	// error again, so that every "disconnected" of a retry says why.
+	disconnected := conn == "disconnected" && conn != v.conn
+	attemptEnded := v.uploading && !st.uploading
 	if conn != v.conn {
 		if !(first && conn == "disconnected") {
 			v.event("%s", conn)
@@ -112,20 +120,19 @@ func (v *syncView) apply(st viewState) {
 		for _, p := range st.priorities {
 			v.prios[p.Priority] = p.LastSyncedAt
 		}
+		for _, s := range st.streams {
+			v.streams[streamLabel(s.Name, s.Parameters)] = s.LastSyncedAt
+		}
 	}
 
-	if st.downloadErr != v.dlErr {
-		if st.downloadErr != "" {
-			v.event("download error: %s", st.downloadErr)
-		}
-		v.dlErr = st.downloadErr
+	if st.downloadErr != "" && (st.downloadErr != v.dlErr || disconnected) {
+		v.event("download error: %s", st.downloadErr)
 	}
-	if st.uploadErr != v.upErr {
-		if st.uploadErr != "" {
-			v.event("upload error: %s", st.uploadErr)
-		}
-		v.upErr = st.uploadErr
+	v.dlErr = st.downloadErr
+	if st.uploadErr != "" && (st.uploadErr != v.upErr || attemptEnded) {
+		v.event("upload error: %s", st.uploadErr)
 	}
+	v.upErr = st.uploadErr
 
 	if st.queued >= 0 && st.queued != v.queued {
 		switch {
@@ -151,6 +158,22 @@ func (v *syncView) apply(st viewState) {
 			v.event("priority %d synced", p.Priority)
 		}
 		v.prios[p.Priority] = p.LastSyncedAt
+	}
+
+	for _, s := range st.streams {
+		label := streamLabel(s.Name, s.Parameters)
+		if !s.HasSynced() || v.announced[label] {
+			continue
+		}
+		if prev, ok := v.streams[label]; ok && prev.Equal(s.LastSyncedAt) {
+			continue
+		}
+		v.announced[label] = true
+		if !s.Active {
+			v.event("stream %s: not in the service's checkpoint (no such stream, or its parameters are wrong)", label)
+			continue
+		}
+		v.event("stream %s synced", label)
 	}
 
 	counts := st.progress
@@ -195,6 +218,16 @@ func progressBar(c pssync.ProgressCounts, pct int, conn string) string {
 	filled := width * min(max(pct, 0), 100) / 100
 	return fmt.Sprintf("[%s%s] %3d%%  %d/%d operations  %s",
 		strings.Repeat("#", filled), strings.Repeat("-", width-filled), pct, c.Downloaded, c.Total, conn)
+}
+
+// streamLabel names a stream subscription: "name" without parameters,
+// else "name {params}".
+func streamLabel(name string, params []byte) string {
+	p := strings.TrimSpace(string(params))
+	if p == "" || p == "null" {
+		return name
+	}
+	return name + " " + p
 }
 
 func errText(err error) string {
