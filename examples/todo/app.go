@@ -28,6 +28,7 @@ type config struct {
 	dbPath     string        // local database file; "" = a temporary one
 	endpoint   string        // PowerSync Service URL; with backend: a real service
 	token      string        // a fixed token for the real service
+	tokenCmd   string        // a shell command printing a token, run for every new token
 	backend    string        // backend base URL (uploads, tokens)
 	user       string        // user id
 	once       bool          // run stdin's commands after the first sync, wait for the uploads, exit
@@ -43,7 +44,6 @@ type app struct {
 	cfg    config
 	db     *sql.DB
 	svc    *service
-	up     *tracker
 	syncer *pssync.Syncer
 	con    *console
 
@@ -63,7 +63,7 @@ func run(ctx context.Context, cfg config, in io.Reader, out, errOut io.Writer) e
 	if cfg.embedded() {
 		a.svc, err = startEmbedded(cfg.user, cfg.archived)
 	} else {
-		a.svc, err = connectRemote(cfg.endpoint, cfg.token, cfg.backend, cfg.user)
+		a.svc, err = connectRemote(cfg)
 	}
 	if err != nil {
 		return err
@@ -89,12 +89,11 @@ func run(ctx context.Context, cfg config, in io.Reader, out, errOut io.Writer) e
 		return fmt.Errorf("open %s: %w", path, err)
 	}
 
-	a.up = &tracker{Connector: a.svc.connector}
 	opts := []pssync.Option{}
 	if cfg.retryDelay > 0 {
 		opts = append(opts, pssync.WithRetryDelay(cfg.retryDelay))
 	}
-	if a.syncer, err = pssync.New(a.db, a.up, opts...); err != nil {
+	if a.syncer, err = pssync.New(a.db, a.svc.connector, opts...); err != nil {
 		return err
 	}
 	defer a.syncer.Close()
@@ -477,24 +476,14 @@ func (a *app) status(ctx context.Context) error {
 	return nil
 }
 
-// wait waits until every local change is uploaded and a checkpoint
-// applied after the upload (one that contains the changes as the service
-// has them) is in the local database.
+// wait waits until every local change is uploaded and a checkpoint that
+// contains them (as the service has them) is applied to the local database:
+// Syncer.Flush.
 func (a *app) wait(ctx context.Context) error {
 	if !a.svc.uploads {
 		return errors.New("nothing to wait for: no backend to upload to")
 	}
-	_, err := a.syncer.WaitForStatus(ctx, func(st pssync.Status) bool {
-		if st.Uploading || st.Downloading || !st.HasSynced {
-			return false
-		}
-		n, _, err := pssync.UploadQueueStats(ctx, a.db)
-		if err != nil || n > 0 {
-			return false
-		}
-		return st.LastSyncedAt.After(a.up.lastDrained())
-	})
-	if err != nil {
+	if err := a.syncer.Flush(ctx); err != nil {
 		return err
 	}
 	a.con.printf("synced: local changes uploaded and synced back")

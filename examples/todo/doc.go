@@ -31,21 +31,38 @@
 // # A real service
 //
 // With -endpoint and/or -backend the app syncs with a real PowerSync Service
-// and uploads to a real backend, such as examples/backend on the Postgres
-// database the service replicates:
+// and uploads to a real backend: examples/backend on the Postgres database
+// the service replicates, with the lists and todos tables and a sync config
+// that syncs both (the service's bucket definitions or default streams).
+// With the service of ../shared/realservice, from the repository root:
 //
-//	go run ./examples/backend -postgres "$DATABASE_URL" -init -jwt-secret "$SECRET" -powersync-url https://…
-//	go run ./examples/todo -backend http://127.0.0.1:6060 -user 8f0e…(a UUID) -db todo.db
+//	S=../shared/realservice/ps-service.sh
+//	$S start /tmp/ps1 && eval "$($S env /tmp/ps1)"
+//	go run ./examples/backend -postgres "$PSSERVICE_PG_URL" -listen 127.0.0.1:6060 \
+//	    -jwt-secret 'powersync-dev-secret-key-32bytes!!' -jwt-kid dev-key-1 -audience powersync-dev \
+//	    -powersync-url "$PSSERVICE_URL" &
+//	printf 'add Groceries milk\n' | go run ./examples/todo -backend http://127.0.0.1:6060 -db todo.db -once
+//	$S psql /tmp/ps1 -c 'SELECT description FROM todos'    # milk, applied by the backend
 //
-// Tokens come from the backend's /api/auth/token (or -token), uploads go to
-// its /api/data. Every flag has an environment variable:
+// The -jwt-secret is $PSSERVICE_JWT_SECRET_B64URL decoded. Tokens come
+// from the backend's GET /api/auth/token?user_id=ID, or from -token, or from
+// -token-command, a shell command run for every new token (such as
+// "$PSSERVICE_TOKEN_CMD --sub $TODO_USER", which examples/backend accepts
+// as well, since both sign with the same key). Uploads go to the backend's
+// POST /api/data. The user id must be a UUID for examples/backend's
+// tables. Without -backend, local changes stay in the upload queue. Every
+// flag has an environment variable:
 //
-//	-db FILE          TODO_DB          local database (default: a temporary file)
-//	-endpoint URL     POWERSYNC_URL    PowerSync Service
-//	-token JWT        POWERSYNC_TOKEN  a fixed token instead of the backend's
-//	-backend URL      BACKEND_URL      backend base URL
-//	-user ID          TODO_USER        the user's id (a UUID for examples/backend)
-//	-once                              run stdin's commands after the first sync and exit
-//	-archived N                        embedded service: archived todos to seed (default 1000)
-//	-retry-delay D                     wait D before reconnecting or retrying an upload (default 5s)
+//	-db FILE             TODO_DB                  local database (default: a temporary file)
+//	-endpoint URL        POWERSYNC_URL            PowerSync Service (default: the one the backend names)
+//	-token JWT           POWERSYNC_TOKEN          a fixed token instead of the backend's
+//	-token-command CMD   POWERSYNC_TOKEN_COMMAND  a command printing a token, run for every new token
+//	-backend URL         BACKEND_URL              backend base URL
+//	-user ID             TODO_USER                the user's id (a UUID for examples/backend)
+//	-once                                         run stdin's commands after the first sync and exit
+//	-archived N                                   embedded service: archived todos to seed (default 1000)
+//	-retry-delay D                                wait D before reconnecting or retrying an upload (default 5s)
+//
+// "wait" and -once use Syncer.Flush: they return once every local change
+// is uploaded and a checkpoint that contains it has been applied.
 package main

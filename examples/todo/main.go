@@ -30,6 +30,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.dbPath, "db", os.Getenv("TODO_DB"), "local database `file` (default: a temporary file)")
 	fs.StringVar(&c.endpoint, "endpoint", os.Getenv("POWERSYNC_URL"), "PowerSync Service `URL` (default: an embedded service)")
 	fs.StringVar(&c.token, "token", os.Getenv("POWERSYNC_TOKEN"), "a fixed `JWT` for the service (default: from the backend)")
+	fs.StringVar(&c.tokenCmd, "token-command", os.Getenv("POWERSYNC_TOKEN_COMMAND"), "a shell `command` printing a token, run for every new token")
 	fs.StringVar(&c.backend, "backend", os.Getenv("BACKEND_URL"), "backend base `URL` for uploads and tokens")
 	fs.StringVar(&c.user, "user", envOr("TODO_USER", demoUser), "user `id`")
 	fs.BoolVar(&c.once, "once", false, "run the commands of stdin after the first sync, wait for their upload, print and exit")

@@ -1,17 +1,19 @@
 package main
 
 import (
+	"bytes"
 	"context"
-	"database/sql"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"os/exec"
+	"runtime"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -91,18 +93,23 @@ func seed(srv *pstest.Server, user string, archived int) error {
 }
 
 // connectRemote returns the connector for a real PowerSync Service and
-// backend (examples/backend or one like it): the token is the given one,
-// or else comes from the backend's GET /api/auth/token?user_id=…; uploads
-// go to the backend's POST /api/data.
-func connectRemote(endpoint, token, backend, user string) (*service, error) {
-	if endpoint == "" && backend == "" {
+// backend (examples/backend or one like it). The token is c.token, or the
+// output of c.tokenCmd (run for every new token), or else comes from the
+// backend's GET /api/auth/token?user_id=…; uploads go to the backend's
+// POST /api/data.
+func connectRemote(c config) (*service, error) {
+	endpoint, backend := strings.TrimRight(c.endpoint, "/"), strings.TrimRight(c.backend, "/")
+	switch {
+	case endpoint == "" && backend == "":
 		return nil, errors.New("a real service needs -endpoint or -backend")
+	case c.token != "" && c.tokenCmd != "":
+		return nil, errors.New("give either -token or -token-command, not both")
+	case c.token == "" && c.tokenCmd == "" && backend == "":
+		return nil, errors.New("give -token, -token-command, or -backend to fetch tokens from")
+	case endpoint == "" && (c.token != "" || c.tokenCmd != ""):
+		return nil, errors.New("-token and -token-command need -endpoint")
 	}
-	if token == "" && backend == "" {
-		return nil, errors.New("give -token, or -backend to fetch tokens from")
-	}
-	backend = strings.TrimRight(backend, "/")
-	creds := &remoteCredentials{endpoint: strings.TrimRight(endpoint, "/"), token: token, backend: backend, user: user}
+	creds := &remoteCredentials{endpoint: endpoint, token: c.token, command: c.tokenCmd, backend: backend, user: c.user}
 	s := &service{where: "the PowerSync Service at " + endpoint}
 	if endpoint == "" {
 		s.where = "the PowerSync Service named by " + backend
@@ -130,17 +137,26 @@ func connectRemote(endpoint, token, backend, user string) (*service, error) {
 // remoteCredentials fetches credentials from the backend (or uses a fixed
 // token) and keeps the last ones for upload requests.
 type remoteCredentials struct {
-	endpoint, token, backend, user string
+	endpoint, token, command, backend, user string
 
 	mu   sync.Mutex // guards last
 	last *pssync.Credentials
 }
 
-// fetch returns new credentials: the fixed token, or a fresh one from the
-// backend.
+// fetch returns new credentials: the fixed token, the token command's
+// output, or a fresh token from the backend.
 func (r *remoteCredentials) fetch(ctx context.Context) (*pssync.Credentials, error) {
-	c := &pssync.Credentials{Endpoint: r.endpoint, Token: r.token}
-	if r.token == "" {
+	var c *pssync.Credentials
+	switch {
+	case r.token != "":
+		c = &pssync.Credentials{Endpoint: r.endpoint, Token: r.token, ExpiresAt: tokenExpiry(r.token)}
+	case r.command != "":
+		tok, err := runTokenCommand(ctx, r.command)
+		if err != nil {
+			return nil, err
+		}
+		c = &pssync.Credentials{Endpoint: r.endpoint, Token: tok, ExpiresAt: tokenExpiry(tok)}
+	default:
 		var err error
 		if c, err = r.fromBackend(ctx); err != nil {
 			return nil, err
@@ -150,6 +166,52 @@ func (r *remoteCredentials) fetch(ctx context.Context) (*pssync.Credentials, err
 	r.last = c
 	r.mu.Unlock()
 	return c, nil
+}
+
+// runTokenCommand runs command with the shell and returns its trimmed
+// output.
+func runTokenCommand(ctx context.Context, command string) (string, error) {
+	var cmd *exec.Cmd
+	if runtime.GOOS == "windows" {
+		cmd = exec.CommandContext(ctx, "cmd", "/C", command)
+	} else {
+		cmd = exec.CommandContext(ctx, "sh", "-c", command)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		if msg := strings.TrimSpace(stderr.String()); msg != "" {
+			return "", fmt.Errorf("token command %q: %w: %s", command, err, msg)
+		}
+		return "", fmt.Errorf("token command %q: %w", command, err)
+	}
+	tok := strings.TrimSpace(string(out))
+	if tok == "" {
+		return "", fmt.Errorf("token command %q printed no token", command)
+	}
+	return tok, nil
+}
+
+// tokenExpiry returns the exp claim of a JWT, or the zero time if it has
+// none or is not a JWT (the service decides; this only tells when to fetch
+// a new one for uploads).
+func tokenExpiry(token string) time.Time {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return time.Time{}
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return time.Time{}
+	}
+	var claims struct {
+		Exp int64 `json:"exp"`
+	}
+	if json.Unmarshal(payload, &claims) != nil || claims.Exp == 0 {
+		return time.Time{}
+	}
+	return time.Unix(claims.Exp, 0)
 }
 
 // current returns the last credentials, fetching them if there are none.
@@ -198,35 +260,4 @@ func (r *remoteCredentials) fromBackend(ctx context.Context) (*pssync.Credential
 		return nil, errors.New("fetch token: the backend names no PowerSync Service; give -endpoint")
 	}
 	return &pssync.Credentials{Endpoint: endpoint, Token: res.Token, ExpiresAt: res.ExpiresAt}, nil
-}
-
-// tracker wraps a connector and remembers when an upload last drained the
-// queue, so that "wait" knows which checkpoint contains the uploaded
-// changes: one applied after that moment.
-type tracker struct {
-	pssync.Connector
-	drained atomic.Int64 // time.Time.UnixMicro of the last successful UploadData
-}
-
-// UploadData calls the connector's UploadData and records when it
-// uploaded something successfully.
-func (t *tracker) UploadData(ctx context.Context, db *sql.DB) error {
-	queued, _, err := pssync.UploadQueueStats(ctx, db)
-	if err != nil {
-		return err
-	}
-	err = t.Connector.UploadData(ctx, db)
-	if err == nil && queued > 0 {
-		t.drained.Store(time.Now().UnixMicro())
-	}
-	return err
-}
-
-// lastDrained returns when an upload last succeeded (zero if never).
-func (t *tracker) lastDrained() time.Time {
-	us := t.drained.Load()
-	if us == 0 {
-		return time.Time{}
-	}
-	return time.UnixMicro(us)
 }

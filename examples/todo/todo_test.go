@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"database/sql"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -325,9 +327,71 @@ func TestRemote(t *testing.T) {
 }
 
 func TestRemoteNeedsCredentials(t *testing.T) {
-	_, err := connectRemote("http://127.0.0.1:1", "", "", demoUser)
-	if err == nil || !strings.Contains(err.Error(), "-token") {
-		t.Errorf("connectRemote without token or backend = %v", err)
+	tests := []struct {
+		cfg  config
+		want string
+	}{
+		{config{endpoint: "http://127.0.0.1:1"}, "give -token, -token-command, or -backend"},
+		{config{endpoint: "http://127.0.0.1:1", token: "t", tokenCmd: "echo t"}, "not both"},
+		{config{backend: "http://127.0.0.1:1", tokenCmd: "echo t"}, "need -endpoint"},
+	}
+	for _, tc := range tests {
+		if _, err := connectRemote(tc.cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("connectRemote(%+v) = %v, want an error with %q", tc.cfg, err, tc.want)
+		}
+	}
+}
+
+// TestRemoteTokenCommand runs the app with its tokens from a command (as
+// ps-service.sh token prints them) and uploads to the backend, which sees
+// the command's token.
+func TestRemoteTokenCommand(t *testing.T) {
+	srv := pstest.NewServer()
+	defer srv.Close()
+	const user = "0f0e0d0c-0b0a-4908-8706-050403020100"
+	if err := srv.SetRow("lists", "l1", map[string]any{"name": "Work", "owner_id": user}); err != nil {
+		t.Fatal(err)
+	}
+	b := &fakeBackend{srv: srv, user: user}
+	hs := httptest.NewServer(b)
+	defer hs.Close()
+	tok := srv.Token(user)
+	dir := t.TempDir()
+	tokFile := filepath.Join(dir, "token")
+	if err := os.WriteFile(tokFile, []byte(tok+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := config{endpoint: srv.URL, backend: hs.URL, tokenCmd: "cat '" + tokFile + "'", user: user, once: true,
+		retryDelay: 50 * time.Millisecond, dbPath: filepath.Join(dir, "todo.db")}
+	var out, errOut bytes.Buffer
+	if err := run(t.Context(), cfg, strings.NewReader("add Work from a token command"), &out, &errOut); err != nil {
+		t.Fatalf("run: %v\n%s%s", err, out.String(), errOut.String())
+	}
+	if !strings.Contains(out.String(), "synced: local changes uploaded and synced back") || !strings.Contains(out.String(), "from a token command") {
+		t.Errorf("output:\n%s", out.String())
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.auths) == 0 || b.auths[0] != "Token "+tok {
+		t.Errorf("upload Authorization headers %q, want the command's token", b.auths)
+	}
+
+	// A failing command: its stderr is in the error.
+	r := &remoteCredentials{endpoint: srv.URL, command: "echo no such user >&2; exit 3"}
+	if _, err := r.fetch(t.Context()); err == nil || !strings.Contains(err.Error(), "no such user") {
+		t.Errorf("fetch with a failing command = %v", err)
+	}
+}
+
+func TestTokenExpiry(t *testing.T) {
+	payload := base64.RawURLEncoding.EncodeToString([]byte(`{"sub":"u","exp":1796290538}`))
+	if got, want := tokenExpiry("eyJhbGciOiJIUzI1NiJ9."+payload+".sig"), time.Unix(1796290538, 0); !got.Equal(want) {
+		t.Errorf("tokenExpiry = %v, want %v", got, want)
+	}
+	for _, tok := range []string{"", "not-a-jwt", "a.b.c", "a.e30.c"} {
+		if got := tokenExpiry(tok); !got.IsZero() {
+			t.Errorf("tokenExpiry(%q) = %v, want zero", tok, got)
+		}
 	}
 }
 
@@ -363,11 +427,12 @@ func TestParseFlags(t *testing.T) {
 	t.Setenv("POWERSYNC_URL", "https://ps.example")
 	t.Setenv("BACKEND_URL", "http://127.0.0.1:6060")
 	t.Setenv("TODO_USER", "")
+	t.Setenv("POWERSYNC_TOKEN_COMMAND", "ps-service.sh token")
 	c, err := parseFlags([]string{"-once", "-db", "x.db"}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.endpoint != "https://ps.example" || c.backend != "http://127.0.0.1:6060" || !c.once || c.dbPath != "x.db" || c.user != demoUser || c.embedded() {
+	if c.endpoint != "https://ps.example" || c.tokenCmd != "ps-service.sh token" || c.backend != "http://127.0.0.1:6060" || !c.once || c.dbPath != "x.db" || c.user != demoUser || c.embedded() {
 		t.Errorf("parseFlags = %+v", c)
 	}
 	if _, err := parseFlags([]string{"ls"}, io.Discard); err == nil {
