@@ -258,19 +258,26 @@ func TestSyncerTokenExpiry(t *testing.T) {
 	if got := h.rec.count(testRetryDelay); got != 0 {
 		t.Errorf("reconnect after token refresh waited the retry delay %d times", got)
 	}
-	// The same warning again does not make the syncer fetch in a loop.
-	h.fs.send(t, `{"token_expires_in":10}`)
-	h.fs.send(t, `{"token_expires_in":5}`)
 	if got := h.conn.fetches.Load(); got != 2 {
-		t.Errorf("FetchCredentials calls after repeated warnings = %d, want 2", got)
+		t.Errorf("FetchCredentials calls after the first warning = %d, want 2", got)
+	}
+	// The new token is in use: its own expiry warning refreshes again (a
+	// repeated warning before the new token is used fetches nothing; see
+	// TestPrefetchEveryLifetime).
+	h.fs.send(t, `{"token_expires_in":10}`)
+	h.eng.waitCalls(t, func(c []string) bool {
+		return countPrefix(c, "refreshed_token") == 2 && countPrefix(c, "established") == 3
+	})
+	if got := h.conn.fetches.Load(); got != 3 {
+		t.Errorf("FetchCredentials calls after the second lifetime's warning = %d, want 3", got)
 	}
 	// Expired: invalidate, reconnect after the delay with a new token.
 	h.fs.send(t, `{"token_expires_in":0}`)
-	h.eng.waitCalls(t, func(c []string) bool { return countPrefix(c, "established") == 3 })
+	h.eng.waitCalls(t, func(c []string) bool { return countPrefix(c, "established") == 4 })
 	h.fs.mu.Lock()
 	tokens := slices.Clone(h.fs.tokens)
 	h.fs.mu.Unlock()
-	if want := []string{"tok-1", "tok-2", "tok-3"}; !slices.Equal(tokens, want) {
+	if want := []string{"tok-1", "tok-2", "tok-3", "tok-4"}; !slices.Equal(tokens, want) {
 		t.Errorf("tokens = %v, want %v", tokens, want)
 	}
 	if got := h.rec.count(testRetryDelay); got != 1 {
