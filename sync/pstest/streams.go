@@ -1,7 +1,6 @@
 package pstest
 
 import (
-	"fmt"
 	"sort"
 	"strings"
 )
@@ -154,17 +153,15 @@ func (s *Server) resolveLocked(req *syncRequest, c Client) *bucketSet {
 				break
 			}
 		}
+		if def == nil {
+			continue // the service ignores subscriptions to streams it does not define
+		}
 		k, ok := index[sub.Stream]
 		if !ok {
 			k = len(set.streams)
 			index[sub.Stream] = k
-			set.streams = append(set.streams, streamDesc{Name: sub.Stream, IsDefault: def != nil && def.Default,
+			set.streams = append(set.streams, streamDesc{Name: sub.Stream, IsDefault: def.Default,
 				Errors: []streamErr{}})
-		}
-		if def == nil {
-			set.streams[k].Errors = append(set.streams[k].Errors, streamErr{Subscription: i,
-				Message: fmt.Sprintf("Stream %q is not defined", sub.Stream)})
-			continue
 		}
 		names, err := callBuckets(*def, Subscription{Client: c, Parameters: sub.Parameters, Explicit: true})
 		if err != nil {
@@ -172,6 +169,10 @@ func (s *Server) resolveLocked(req *syncRequest, c Client) *bucketSet {
 			continue
 		}
 		add(names, subRef{Sub: &i}, sub.OverridePriority)
+	}
+	// As the service lists them: explicit subscriptions first, then defaults.
+	for _, bi := range set.buckets {
+		sort.SliceStable(bi.subs, func(a, b int) bool { return bi.subs[a].Sub != nil && bi.subs[b].Sub == nil })
 	}
 	return set
 }

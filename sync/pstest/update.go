@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"sort"
+	"time"
 )
 
 // Tx collects changes for Server.Update. Its methods only record; the
@@ -57,9 +58,43 @@ func (tx *Tx) Remove(bucket, table, id string) {
 
 // SetRow replaces (or creates) a source row. The row is PUT into every
 // bucket the server's RowBucketsFunc gives it and REMOVEd from buckets it was
-// in before but is not any more.
+// in before but is not any more. Column values are sent as the service
+// sends Postgres values: a bool as 1 or 0, a time.Time as timestamptz text
+// in UTC ("2006-01-02 15:04:05.999999Z" for bucket definitions,
+// "2006-01-02T15:04:05.999999Z" with WithStreams, as edition 3 sync
+// configs do); other values as encoding/json encodes them.
 func (tx *Tx) SetRow(table, id string, data map[string]any) {
 	tx.changes = append(tx.changes, change{kind: chSetRow, table: table, id: id, row: maps.Clone(data)})
+}
+
+// columnValues copies a row, converting values the way the service
+// converts Postgres columns for SQLite clients (iso: ISO 8601 timestamps).
+func columnValues(data map[string]any, iso bool) map[string]any {
+	if data == nil {
+		return nil
+	}
+	out := make(map[string]any, len(data))
+	for k, v := range data {
+		switch x := v.(type) {
+		case bool:
+			if x {
+				out[k] = 1
+			} else {
+				out[k] = 0
+			}
+		case time.Time:
+			out[k] = timestamptz(x, iso)
+		case *time.Time:
+			if x == nil {
+				out[k] = nil
+			} else {
+				out[k] = timestamptz(*x, iso)
+			}
+		default:
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // PatchRow merges data into a source row (creating it if missing), like a
@@ -133,13 +168,13 @@ func (s *Server) applyLocked(changes []change) {
 		case chRemove:
 			st.remove(c.bucket, c.table, c.id)
 		case chSetRow:
-			_ = st.setRow(c.table, c.id, nonNil(c.row), s.cfg.rowBuckets)
+			_ = st.setRow(c.table, c.id, nonNil(columnValues(c.row, len(s.cfg.streams) > 0)), s.cfg.rowBuckets)
 		case chPatchRow:
 			row := maps.Clone(st.rows[rowKey{c.table, c.id}])
 			if row == nil {
 				row = map[string]any{}
 			}
-			maps.Copy(row, c.row)
+			maps.Copy(row, columnValues(c.row, len(s.cfg.streams) > 0))
 			_ = st.setRow(c.table, c.id, row, s.cfg.rowBuckets)
 		case chDeleteRow:
 			st.deleteRow(c.table, c.id)
@@ -315,4 +350,12 @@ func (s *Server) RowTables() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// timestamptz formats t as the service sends a timestamptz column.
+func timestamptz(t time.Time, iso bool) string {
+	if iso {
+		return t.UTC().Format("2006-01-02T15:04:05.999999Z")
+	}
+	return t.UTC().Format("2006-01-02 15:04:05.999999Z")
 }
