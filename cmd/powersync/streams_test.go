@@ -139,51 +139,68 @@ func TestSyncStreams(t *testing.T) {
 }
 
 // TestSyncViewErrors checks that an error is printed when it appears or
-// changes and again after every failed connection or upload attempt, and
-// not while nothing happens.
+// changes and for every new occurrence (each failed connection or upload
+// attempt records a new error value, with the same text when it fails the
+// same way), and not for later statuses that still carry it.
 func TestSyncViewErrors(t *testing.T) {
-	const refused = `powersync: POST /sync/stream: Post "http://127.0.0.1:1/sync/stream": dial tcp 127.0.0.1:1: connect: connection refused`
-	const unauthorized = "powersync: POST /sync/stream: HTTP 401 Unauthorized (PSYNC_S2101): Could not find an appropriate key in the keystore"
-	const down = "powersync: POST http://127.0.0.1:6060/api/data: HTTP 500 Internal Server Error: database is down"
-	steps := []viewState{
-		{queued: 1, downloadErr: refused}, // the first status: the first attempt already failed
-		{connecting: true, downloadErr: refused, queued: 1},
-		{downloadErr: refused, queued: 1},
-		{downloadErr: refused, queued: 1}, // no change: nothing printed
-		{connecting: true, downloadErr: refused, queued: 1},
-		{downloadErr: unauthorized, queued: 1},
-		{connecting: true, queued: 1},
-		{connected: true, queued: 1},
-		{connected: true, uploading: true, queued: 1},
-		{connected: true, uploadErr: down, queued: 1},
-		{connected: true, uploadErr: down, queued: 1},
-		{connected: true, uploading: true, uploadErr: down, queued: 1},
-		{connected: true, uploadErr: down, queued: 1},
-		{connected: true, uploading: true, uploadErr: down, queued: 1},
-		{connected: true, queued: 0},
+	refused := func() error {
+		return fmt.Errorf("powersync: POST /sync/stream: %w", errors.New(`Post "http://127.0.0.1:1/sync/stream": dial tcp 127.0.0.1:1: connect: connection refused`))
+	}
+	eof := errors.New("powersync: read sync stream: unexpected EOF")
+	unauthorized := &pssync.HTTPError{Op: "POST /sync/stream", StatusCode: 401, Code: "PSYNC_S2101", Message: "Could not find an appropriate key in the keystore"}
+	down := func() error {
+		return &pssync.HTTPError{Op: "POST http://127.0.0.1:6060/api/data", StatusCode: 500, Message: "database is down"}
+	}
+	r1, r2, r3, d1, d2 := refused(), refused(), refused(), down(), down()
+	steps := []pssync.Status{
+		{Connected: true},
+		{DownloadError: eof}, // the stream broke
+		{Connecting: true, DownloadError: eof},
+		{DownloadError: eof}, // the core's "disconnected" before the attempt's error is recorded
+		{DownloadError: r1},
+		{Connecting: true, DownloadError: r1},
+		{DownloadError: r1},
+		{DownloadError: r2}, // the same failure again
+		{DownloadError: r2}, // no change: nothing printed
+		{Connecting: true, DownloadError: r2},
+		{DownloadError: r3},
+		{DownloadError: unauthorized},
+		{Connecting: true, DownloadError: unauthorized},
+		{Connected: true},
+		{Connected: true, Uploading: true},
+		{Connected: true, UploadError: d1},
+		{Connected: true, Uploading: true, UploadError: d1},
+		{Connected: true, UploadError: d2},
+		{Connected: true, UploadError: d2},
+		{Connected: true, Uploading: true, UploadError: d2},
+		{Connected: true},
 	}
 	var b bytes.Buffer
 	v := newSyncView(&b, false, func() time.Time { return testNow }, true)
 	for _, s := range steps {
-		v.apply(s)
+		v.update(s, -1)
 	}
-	want := "05:34:05 never synced before\n" +
-		"05:34:05 download error: " + refused + "\n" +
-		"05:34:05 upload queue: 1 entry\n" +
+	want := "05:34:05 connected\n" +
+		"05:34:05 never synced before\n" +
+		"05:34:05 disconnected\n" +
+		"05:34:05 download error: " + eof.Error() + "\n" +
 		"05:34:05 connecting\n" +
 		"05:34:05 disconnected\n" +
-		"05:34:05 download error: " + refused + "\n" +
+		"05:34:05 download error: " + r1.Error() + "\n" +
 		"05:34:05 connecting\n" +
 		"05:34:05 disconnected\n" +
-		"05:34:05 download error: " + unauthorized + "\n" +
+		"05:34:05 download error: " + r1.Error() + "\n" +
+		"05:34:05 connecting\n" +
+		"05:34:05 disconnected\n" +
+		"05:34:05 download error: " + r1.Error() + "\n" +
+		"05:34:05 download error: " + unauthorized.Error() + "\n" +
 		"05:34:05 connecting\n" +
 		"05:34:05 connected\n" +
 		"05:34:05 uploading\n" +
-		"05:34:05 upload error: " + down + "\n" +
+		"05:34:05 upload error: " + d1.Error() + "\n" +
 		"05:34:05 uploading\n" +
-		"05:34:05 upload error: " + down + "\n" +
-		"05:34:05 uploading\n" +
-		"05:34:05 upload queue empty\n"
+		"05:34:05 upload error: " + d1.Error() + "\n" +
+		"05:34:05 uploading\n"
 	if got := b.String(); got != want {
 		t.Errorf("output:\n%s\nwant:\n%s", got, want)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"reflect"
 	"strings"
 	"time"
 
@@ -25,6 +26,8 @@ type syncView struct {
 	prios       map[int]time.Time
 	dlErr       string
 	upErr       string
+	lastDlErr   error // the errors of the previous status, to tell a new
+	lastUpErr   error // occurrence from the same one seen again
 	uploading   bool
 	queued      int64
 	streams     map[string]time.Time // stream key: last synced before this run
@@ -71,6 +74,7 @@ type viewState struct {
 	priorities                                               []pssync.PriorityStatus
 	streams                                                  []pssync.StreamStatus
 	downloadErr, uploadErr                                   string
+	newDownloadErr, newUploadErr                             bool  // the error is a new occurrence
 	queued                                                   int64 // upload queue entries, -1 if unknown
 }
 
@@ -81,7 +85,9 @@ func (v *syncView) update(st pssync.Status, queued int64) {
 		connected: st.Connected, connecting: st.Connecting, downloading: st.Downloading, uploading: st.Uploading,
 		hasSynced: st.HasSynced, lastSynced: st.LastSyncedAt, priorities: st.Priorities, streams: st.Streams,
 		downloadErr: errText(st.DownloadError), uploadErr: errText(st.UploadError), queued: queued,
+		newDownloadErr: !sameError(st.DownloadError, v.lastDlErr), newUploadErr: !sameError(st.UploadError, v.lastUpErr),
 	}
+	v.lastDlErr, v.lastUpErr = st.DownloadError, st.UploadError
 	if st.Downloading && st.DownloadProgress != nil {
 		vs.progress = st.DownloadProgress.Overall()
 	}
@@ -99,10 +105,6 @@ func (v *syncView) apply(st viewState) {
 	case st.connecting:
 		conn = "connecting"
 	}
-	// A connection or upload attempt that ends with an error prints the
-	// error again, so that every "disconnected" of a retry says why.
-	disconnected := conn == "disconnected" && conn != v.conn
-	attemptEnded := v.uploading && !st.uploading
 	if conn != v.conn {
 		if !(first && conn == "disconnected") {
 			v.event("%s", conn)
@@ -125,11 +127,14 @@ func (v *syncView) apply(st viewState) {
 		}
 	}
 
-	if st.downloadErr != "" && (st.downloadErr != v.dlErr || disconnected) {
+	// An error is printed when its text changes and for every new
+	// occurrence (each failed connection or upload attempt records its
+	// own), so that every "disconnected" of a retry says why.
+	if st.downloadErr != "" && (st.downloadErr != v.dlErr || st.newDownloadErr) {
 		v.event("download error: %s", st.downloadErr)
 	}
 	v.dlErr = st.downloadErr
-	if st.uploadErr != "" && (st.uploadErr != v.upErr || attemptEnded) {
+	if st.uploadErr != "" && (st.uploadErr != v.upErr || st.newUploadErr) {
 		v.event("upload error: %s", st.uploadErr)
 	}
 	v.upErr = st.uploadErr
@@ -228,6 +233,25 @@ func streamLabel(name string, params []byte) string {
 		return name
 	}
 	return name + " " + p
+}
+
+// sameError reports whether a and b are the same error value (not merely
+// the same text): the syncer records a new value for every failure.
+func sameError(a, b error) (same bool) {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	if t := reflect.TypeOf(a); t != reflect.TypeOf(b) {
+		return false
+	} else if !t.Comparable() {
+		return a.Error() == b.Error()
+	}
+	defer func() {
+		if recover() != nil { // a comparable type holding an uncomparable value
+			same = a.Error() == b.Error()
+		}
+	}()
+	return a == b
 }
 
 func errText(err error) string {
