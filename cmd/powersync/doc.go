@@ -24,10 +24,13 @@
 // # Syncing
 //
 //	powersync sync FILE --endpoint URL --token T   sync until Ctrl-C (or --once)
+//	    [--stream NAME[:{"param": value}]]...      subscribe to sync streams
+//	    [--upload-url URL]                         upload the queue to a backend
 //	powersync serve                                a local test service (pstest)
 //
-// sync prints a line per change of state and, when stdout is a terminal, a
-// progress bar while downloading. Exit status: 0 success, 1 failure (for
+// sync prints a line per change of state, the error text of every failed
+// connection or upload attempt, and, when stdout is a terminal, a progress
+// bar while downloading. Exit status: 0 success, 1 failure (for
 // example a missing file, a file that is not a PowerSync database, or a token
 // the service rejects), 2 bad command line. Run 'powersync <command> -h' for
 // flags and examples.

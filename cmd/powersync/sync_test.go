@@ -110,6 +110,7 @@ func TestSyncErrors(t *testing.T) {
 	}{
 		{"bad token", []string{"sync", newFile, "--schema", schemaPath, "--endpoint", srv.URL, "--token", "not-a-jwt"}, exitError, "the service rejected the token"},
 		{"expired token", []string{"sync", newFile, "--schema", schemaPath, "--endpoint", srv.URL, "--token", srv.TokenWithTTL("u1", -time.Minute)}, exitError, "the service rejected the token"},
+		{"token expired within the service's clock tolerance", []string{"sync", newFile, "--schema", schemaPath, "--endpoint", srv.URL, "--token", srv.TokenWithTTL("u1", -30*time.Second)}, exitError, "the service rejected the token: powersync: the service reports the token expired"},
 		{"bad token from command", []string{"sync", newFile, "--schema", schemaPath, "--endpoint", srv.URL, "--token-command", "echo nope"}, exitError, "the service rejected the token"},
 		{"no endpoint", []string{"sync", newFile, "--token", "x"}, exitUsage, "--endpoint is required"},
 		{"no token", []string{"sync", newFile, "--endpoint", srv.URL}, exitUsage, "give --token or --token-command"},
