@@ -17,6 +17,8 @@ import (
 // mustCtl runs a ps-service.sh command on the shared service.
 func mustCtl(t *testing.T, args ...string) {
 	t.Helper()
+	start := time.Now()
+	defer func() { t.Logf("ps-service.sh %v: %v", args, time.Since(start).Round(time.Millisecond)) }()
 	if out, err := svc.ctl(3*time.Minute, append([]string{args[0], svc.dir}, args[1:]...)...); err != nil {
 		t.Fatalf("ps-service.sh %v: %v\n%s", args, err, out)
 	}
@@ -87,11 +89,14 @@ func TestPostgresOutage(t *testing.T) {
 	if n := c.crudCount(); n != 1 {
 		t.Fatalf("upload queue holds %d entries during the outage, want 1", n)
 	}
-	mustCtl(t, "pg-start")
-	// The service does not recover its storage connections by itself
-	// (1.25 exits, or hangs, once its storage database is gone): restart
-	// it, as a supervisor would.
+	// The 1.25 service does not recover its storage connections by itself
+	// (it exits, or hangs, once its storage database is gone): restart it
+	// once Postgres is back, as a supervisor would. The new process then
+	// waits about a minute for the replication lock the old one could not
+	// release ("[PSYNC_S1003] Replication stream is locked by another
+	// process, standing by"), so the write comes back after that.
 	mustCtl(t, "service-stop")
+	mustCtl(t, "pg-start")
 	mustCtl(t, "service-start")
 	c.flush()
 	listsEqual(t, c, prefix)
