@@ -2,6 +2,7 @@ package sync
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -39,5 +40,30 @@ func TestPrefetchEveryLifetime(t *testing.T) {
 	}
 	if n != 5 {
 		t.Errorf("fetched %d times, want 5", n)
+	}
+}
+
+// TestTokenRefreshKeepsConnected: replacing the stream for a refreshed
+// token is not a disconnect in the status, while an expired token is one,
+// with ErrTokenExpired as the download error.
+func TestTokenRefreshKeepsConnected(t *testing.T) {
+	h := newHarness(t)
+	if err := h.s.Connect(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	h.waitStatus(t, "connected", connected)
+	stop := recordStatuses(t, h.s)
+	h.fs.send(t, `{"token_expires_in":10}`)
+	h.eng.waitCalls(t, func(c []string) bool { return countPrefix(c, "established") == 2 })
+	h.waitStatus(t, "connected again", connected)
+	for _, st := range stop() {
+		if !st.Connected || st.Connecting || st.DownloadError != nil {
+			t.Fatalf("status during a token refresh: %v", st)
+		}
+	}
+	h.fs.send(t, `{"token_expires_in":0}`)
+	st := h.waitStatus(t, "the expiry reported", func(st Status) bool { return st.DownloadError != nil })
+	if !errors.Is(st.DownloadError, ErrTokenExpired) {
+		t.Fatalf("download error after expiry: %v", st.DownloadError)
 	}
 }

@@ -34,6 +34,9 @@ func (s *Syncer) Flush(ctx context.Context) error {
 	for {
 		done, err := caughtUp(ctx, s.db)
 		if err != nil {
+			if ctx.Err() != nil {
+				return flushError(ctx.Err(), s.Status())
+			}
 			return fmt.Errorf("powersync: flush: %w", err)
 		}
 		if done {
