@@ -4,7 +4,7 @@
 //
 // Usage:
 //
-//	pstest [-addr 127.0.0.1:8080] [-secret S] [-seed seed.json] [-user dev] [-token-ttl 1h]
+//	pstest [-addr 127.0.0.1:8080] [-secret S] [-kid K] [-aud A] [-seed seed.json] [-user dev] [-token-ttl 1h]
 //
 // It prints the URL and a development token for -user, then serves until
 // interrupted. The seed file is a JSON pstest.Seed:
@@ -39,6 +39,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:8080", "`host:port` to listen on")
 	secret := fs.String("secret", "", "HS256 `secret` tokens are signed with (default: random per run)")
+	kid := fs.String("kid", "", "key `id` tokens must carry as kid, like a JWKS key with a kid (default: none, any kid)")
+	aud := fs.String("aud", pstest.DefaultAudience, "`audience` tokens must have")
 	seed := fs.String("seed", "", "JSON seed `file` with rows and ops to start with")
 	user := fs.String("user", "dev", "user `id` (sub claim) of the printed token")
 	ttl := fs.Duration("token-ttl", time.Hour, "lifetime of the printed token (at most 24h)")
@@ -65,6 +67,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *secret != "" {
 		opts = append(opts, pstest.WithSecret([]byte(*secret)))
 	}
+	if *kid != "" {
+		opts = append(opts, pstest.WithKeyID(*kid))
+	}
+	opts = append(opts, pstest.WithAudience(*aud))
 	failed := false
 	opts = append(opts, pstest.OnReady(func(s *pstest.Server) {
 		if seedFile != nil {
