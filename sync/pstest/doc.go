@@ -53,6 +53,41 @@
 // ExpireTokens revokes every token seen so far, Restart drops every
 // connection, Compact compacts buckets.
 //
+// # Agreement with the PowerSync Service
+//
+// pstest answers requests as the PowerSync Service 1.25 does; the answers
+// in testdata/realservice_requests.json were recorded from a real service
+// and TestServiceAnswers checks pstest against them. In particular:
+// request bodies are parsed by content type (application/json or
+// text/plain; 415, 413 and Fastify's JSON errors otherwise), merged with
+// the query string, and validated against the service's schema before the
+// token is checked (400 PSYNC_S2001 with the service's details messages, in
+// its order); tokens need sub, iat, exp and aud, with a 60 s clock
+// tolerance (a token expired less than a minute ago gets a stream of one
+// token_expires_in 0 line), and errors carry the service's codes and
+// descriptions. Error bodies reproduce the service's "name" member, which
+// in its bundled build is a minified class name ("t", "wr"): clients must
+// not rely on it. Streams are gzip-compressed when the client accepts gzip.
+// Bucket definitions are reported as default streams (a bucket's
+// definition is its name up to "["), and row values are converted as the
+// service converts Postgres columns (see Tx.SetRow).
+//
+// Where pstest deliberately differs from the service:
+//
+//   - it plays the application's backend too: POST /upload (the service
+//     has no upload endpoint; it answers 404 there);
+//   - it has no zstd: where the service prefers zstd, pstest sends gzip;
+//   - bucket names are whatever the test uses (the service prefixes them
+//     with the sync config's version, e.g. "1#global[]"), buckets in a
+//     checkpoint are sorted by name, stream definitions by name;
+//   - row data is what the test gives (the service's rows also carry the
+//     id column; nested values of json columns arrive as JSON text there);
+//     subkeys are pstest's own;
+//   - keepalive lines come every WithKeepalive period exactly (the
+//     service jitters its 20 s by ±10%);
+//   - 500 answers carry no "stack" member;
+//   - faults (Inject), ExpireTokens and Compact have no service counterpart.
+//
 // # Running standalone
 //
 // ListenAndServe runs the same service on a fixed address until its context
