@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/gopowersync/powersync/internal/bson"
@@ -376,9 +374,4 @@ func opIDs(line map[string]any) []string {
 		ids = append(ids, o.(map[string]any)["op_id"].(string))
 	}
 	return ids
-}
-
-func atoi(s string) int64 {
-	n, _ := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
-	return n
 }

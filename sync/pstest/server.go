@@ -500,8 +500,12 @@ func writeData(w http.ResponseWriter, data any) {
 // internalError is the service's answer to an unexpected error (it also
 // sends a "stack" member, which pstest leaves out).
 func internalError(err error) *serviceError {
-	return &serviceError{Status: http.StatusInternalServerError, Code: "PSYNC_S2001", Severity: "error",
-		severityFirst: true, Description: "Something went wrong", Details: err.Error(), Name: "t"}
+	e := &serviceError{Status: http.StatusInternalServerError, Code: "PSYNC_S2001", Severity: "error",
+		severityFirst: true, Description: "Something went wrong", Name: "t"}
+	if err != nil {
+		e.Details = err.Error()
+	}
+	return e
 }
 
 // validationError is the service's answer to a request its schema rejects;
@@ -535,16 +539,6 @@ func errorFromStatus(status int) *serviceError {
 		return &serviceError{Status: status, Code: "PSYNC_S2001", Severity: "error", severityFirst: true,
 			Description: "Something went wrong", Details: "injected fault", Name: "t"}
 	}
-}
-
-// decodeBody reads a JSON request body of at most 4 MiB.
-func decodeBody(r *http.Request, v any) error {
-	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 4<<20))
-	dec.UseNumber()
-	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("invalid JSON body: %w", err)
-	}
-	return nil
 }
 
 // sortedKeys returns the keys of m in order.

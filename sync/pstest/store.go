@@ -242,11 +242,6 @@ func (b *bucket) page(after, upTo int64, limit int) ([]op, bool) {
 	return slices.Clone(b.ops[i:j]), more
 }
 
-// countUpTo is the number of ops in b with id <= upTo.
-func (b *bucket) countUpTo(upTo int64) int {
-	return sort.Search(len(b.ops), func(i int) bool { return b.ops[i].id > upTo })
-}
-
 // errNotObject is returned for row data that is not a JSON object.
 var errNotObject = errors.New("row data must be a JSON object")
 

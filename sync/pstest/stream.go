@@ -118,7 +118,9 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 			// The service fails while it starts the stream, after setting
 			// the stream's X-Accel-Buffering header.
 			w.Header().Set("X-Accel-Buffering", "no")
-			writeError(w, internalError(fmt.Errorf("Cannot convert %s to a BigInt", b.After)))
+			e := internalError(nil)
+			e.Details = "Cannot convert " + b.After + " to a BigInt" // the service's JavaScript error text
+			writeError(w, e)
 			return
 		}
 		positions[b.Name] = after
