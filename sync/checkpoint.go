@@ -65,9 +65,9 @@ func (s *Syncer) serviceJSON(ctx context.Context, op, method, path string, in, o
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := s.o.httpClient.Do(req)
+	resp, err := doRequest(s.o.httpClient, op, req, s.o.responseTimeout, false)
 	if err != nil {
-		return fmt.Errorf("powersync: %s: %w", op, err)
+		return err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
@@ -78,6 +78,9 @@ func (s *Syncer) serviceJSON(ctx context.Context, op, method, path string, in, o
 		return herr
 	}
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(out); err != nil {
+		if errors.Is(err, ErrResponseTimeout) {
+			return err
+		}
 		return fmt.Errorf("powersync: %s: decode response: %w", op, err)
 	}
 	return nil

@@ -66,7 +66,10 @@ func (c *Credentials) endpoint(path string) string {
 // Both methods are called from the syncer's goroutines, never concurrently
 // with themselves. Errors are recorded in [Status] and retried after the retry
 // delay; a panic in either method is recovered and treated as an error.
-// Both receive a context that ends when the syncer disconnects. They must not
+// Both receive a context that ends when the syncer disconnects; UploadData's
+// also ends after the upload timeout ([WithUploadTimeout], 5 min by
+// default), after which the status shows [ErrUploadTimeout] until an upload
+// succeeds. They must not
 // call Disconnect, DisconnectAndClear or Close of their own syncer
 // synchronously (those wait for the callback to return); start a goroutine
 // for that, e.g. when FetchCredentials finds the user signed out.
@@ -125,7 +128,8 @@ type credentialCache struct {
 
 	mu      gosync.Mutex // guards the fields below
 	cur     *Credentials
-	used    bool // cur was handed out at least once
+	prev    string // the token cur replaced, for redaction
+	used    bool   // cur was handed out at least once
 	invalid bool
 }
 
@@ -162,9 +166,26 @@ func (c *credentialCache) fetch(ctx context.Context, handOut bool) (*Credentials
 	}
 	cp := *creds
 	c.mu.Lock()
+	if c.cur != nil && c.cur.Token != cp.Token {
+		c.prev = c.cur.Token
+	}
 	c.cur, c.used, c.invalid = &cp, handOut, false
 	c.mu.Unlock()
 	return &cp, nil
+}
+
+// secrets returns the current and the previous token, for redaction.
+func (c *credentialCache) secrets() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []string
+	if c.cur != nil && c.cur.Token != "" {
+		out = append(out, c.cur.Token)
+	}
+	if c.prev != "" {
+		out = append(out, c.prev)
+	}
+	return out
 }
 
 // invalidate makes the next get fetch new credentials.

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 )
 
 // HTTPConnector is a ready-made [Connector] for backends that accept
@@ -29,8 +30,17 @@ type HTTPConnector struct {
 	Credentials func(ctx context.Context) (*Credentials, error)
 	// UploadURL is the backend endpoint receiving the batches (required).
 	UploadURL string
-	// Client is the HTTP client for uploads (default http.DefaultClient).
+	// Client is the HTTP client for uploads. The default is a client of
+	// this package (not http.DefaultClient) with bounded dialing and TLS
+	// handshakes. Redirects are followed only within UploadURL's origin;
+	// others fail with [ErrRedirectRefused].
 	Client *http.Client
+	// ResponseTimeout bounds each upload request, until its response is
+	// read: a backend that does not answer in time fails the upload with an
+	// error matching [ErrResponseTimeout], which the syncer shows as the
+	// status's UploadError and retries. 0 means [DefaultResponseTimeout];
+	// negative means no bound.
+	ResponseTimeout time.Duration
 	// Authorize, if set, prepares each upload request, e.g. by adding the
 	// backend's authentication header.
 	Authorize func(ctx context.Context, req *http.Request) error
@@ -119,11 +129,15 @@ func (c *HTTPConnector) post(ctx context.Context, body uploadRequest) (writeChec
 	}
 	client := c.Client
 	if client == nil {
-		client = http.DefaultClient
+		client = connectorClient()
 	}
-	resp, err := client.Do(req)
+	timeout := c.ResponseTimeout
+	if timeout == 0 {
+		timeout = DefaultResponseTimeout
+	}
+	resp, err := doRequest(client, op, req, max(timeout, 0), false)
 	if err != nil {
-		return "", fmt.Errorf("powersync: upload: %w", err)
+		return "", err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
@@ -134,7 +148,10 @@ func (c *HTTPConnector) post(ctx context.Context, body uploadRequest) (writeChec
 			WriteCheckpoint json.RawMessage `json:"write_checkpoint"`
 		} `json:"data"`
 	}
-	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if errors.Is(err, ErrResponseTimeout) {
+		return "", err
+	}
 	if json.Unmarshal(raw, &res) == nil && len(res.Data.WriteCheckpoint) > 0 && string(res.Data.WriteCheckpoint) != "null" {
 		if wc, err := opIDText(res.Data.WriteCheckpoint); err == nil {
 			return wc, nil

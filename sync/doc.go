@@ -73,7 +73,20 @@
 // After an error or a closed stream the syncer reconnects after the retry
 // delay ([WithRetryDelay], 5 s with ±10 % jitter), never in a hot loop. A
 // stream on which nothing arrives for [WithStreamIdleTimeout] is treated as
-// dead. [Syncer.Disconnect] stops everything and waits for it;
+// dead. Every request to the service gets its response in a bounded time
+// ([WithResponseTimeout], 30 s: the headers of the stream, the whole
+// answer of the other requests), and every UploadData call returns within
+// [WithUploadTimeout] (5 min) or its context ends and the status shows
+// [ErrUploadTimeout]: a server or backend that never answers shows up as
+// an error in [Status] and the log, never as "connecting" or "uploading"
+// forever. The default HTTP client is the syncer's own, with bounded
+// dialing and TLS handshakes ([WithHTTPClient] replaces it). Redirects are
+// followed only within the endpoint's origin; one to another scheme, host
+// or port fails with [ErrRedirectRefused], so the token never goes to, and
+// no data comes from, another server. A server whose error response
+// repeats the token does not leak it either: the request's Authorization
+// value is redacted from errors, the status and the log.
+// [Syncer.Disconnect] stops everything and waits for it;
 // [Syncer.DisconnectAndClear] also deletes the synced data and the queue
 // (e.g. at sign-out); [Syncer.Close] releases the syncer. Every goroutine the
 // syncer starts ends by then.

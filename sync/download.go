@@ -37,6 +37,7 @@ func (s *Syncer) downloadLoop(ctx context.Context, sess *session) {
 			return
 		}
 		if err != nil {
+			err = s.redact(err)
 			s.log.Warn("powersync: sync connection failed", "error", err)
 			s.bus.update(func(core *synccore.CoreStatus, sdk *sdkStatus) {
 				sdk.downloadError = err
@@ -372,9 +373,9 @@ func (s *Syncer) openStream(ctx context.Context, body json.RawMessage) (*http.Re
 	} else {
 		req.Header.Set("Accept", contentNDJSON)
 	}
-	resp, err := s.o.httpClient.Do(req)
+	resp, err := doRequest(s.o.httpClient, op, req, s.o.responseTimeout, true)
 	if err != nil {
-		return nil, fmt.Errorf("powersync: %s: %w", op, err)
+		return nil, err
 	}
 	if resp.StatusCode != http.StatusOK {
 		defer resp.Body.Close()
@@ -394,7 +395,8 @@ func (s *Syncer) setHeaders(req *http.Request, creds *Credentials) {
 }
 
 // readHTTPError builds an HTTPError from a failed response, using the
-// service's error envelope when there is one.
+// service's error envelope when there is one. The request's Authorization
+// value is redacted from what the response says, in case it echoes it.
 func readHTTPError(op string, resp *http.Response) *HTTPError {
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 	herr := &HTTPError{Op: op, StatusCode: resp.StatusCode}
@@ -413,6 +415,8 @@ func readHTTPError(op string, resp *http.Response) *HTTPError {
 	} else {
 		herr.Message = strings.TrimSpace(string(body))
 	}
+	secrets := requestSecrets(resp.Request)
+	herr.Code, herr.Message = redactText(herr.Code, secrets), redactText(herr.Message, secrets)
 	return herr
 }
 

@@ -25,6 +25,8 @@ type options struct {
 	maxLineSize     int
 	idleTimeout     time.Duration
 	userAgent       string
+	responseTimeout time.Duration
+	uploadTimeout   time.Duration
 
 	// test hooks
 	eng     engine
@@ -42,6 +44,8 @@ const (
 	DefaultUploadThrottle    = 10 * time.Millisecond
 	DefaultMaxLineSize       = 64 << 20
 	DefaultStreamIdleTimeout = 90 * time.Second
+	DefaultResponseTimeout   = 30 * time.Second
+	DefaultUploadTimeout     = 5 * time.Minute
 )
 
 func defaultOptions() options {
@@ -51,7 +55,8 @@ func defaultOptions() options {
 		mode:            modeLegacy,
 		includeDefaults: true,
 		uploadThrottle:  DefaultUploadThrottle,
-		httpClient:      http.DefaultClient,
+		responseTimeout: DefaultResponseTimeout,
+		uploadTimeout:   DefaultUploadTimeout,
 		maxLineSize:     DefaultMaxLineSize,
 		idleTimeout:     DefaultStreamIdleTimeout,
 		userAgent:       defaultUserAgent(),
@@ -126,7 +131,17 @@ func WithUploadThrottle(d time.Duration) Option {
 
 // WithHTTPClient sets the HTTP client used to talk to the PowerSync Service
 // (proxies, TLS settings, extra headers through its Transport). The client's
-// Timeout must be 0, since the sync stream stays open indefinitely.
+// Timeout must be 0, since the sync stream stays open indefinitely; the
+// syncer bounds each request itself ([WithResponseTimeout],
+// [WithStreamIdleTimeout]). The default is a client of the syncer's own
+// (not http.DefaultClient) with bounded dialing (30 s) and TLS handshakes
+// (10 s), honouring the proxy environment variables.
+//
+// Whatever the client, redirects are followed only within the endpoint's
+// origin (scheme, host and port): a redirect elsewhere fails the request
+// with [ErrRedirectRefused], so that the token is never sent to, and no
+// data is taken from, another server. The client's CheckRedirect applies
+// to the redirects that are followed.
 func WithHTTPClient(c *http.Client) Option {
 	return func(o *options) {
 		if c != nil {
@@ -158,6 +173,39 @@ func WithStreamIdleTimeout(d time.Duration) Option {
 	return func(o *options) {
 		if d >= 0 {
 			o.idleTimeout = d
+		}
+	}
+}
+
+// WithResponseTimeout bounds how long each request to the service may wait:
+// for the response headers of the sync stream (its body is then bounded by
+// [WithStreamIdleTimeout]), and for the whole response of the write
+// checkpoint and checkpoint requests. A request that takes longer fails
+// with an error matching [ErrResponseTimeout] that names the request; it is
+// logged and shown as the status's DownloadError (stream, checkpoint
+// requests) or UploadError (write checkpoints), and retried after the
+// retry delay. The default is 30 s; 0 disables the bound; negative values
+// keep the default.
+func WithResponseTimeout(d time.Duration) Option {
+	return func(o *options) {
+		if d >= 0 {
+			o.responseTimeout = d
+		}
+	}
+}
+
+// WithUploadTimeout bounds each call of the connector's UploadData: its
+// context ends after d. When d passes, the status's UploadError becomes an
+// error matching [ErrUploadTimeout] at once (and it is logged), even if
+// UploadData ignores its context and goes on; the syncer waits for it to
+// return before anything else is uploaded, and retries after the retry
+// delay. Entries UploadData completed before are not uploaded again. The
+// default is 5 minutes; 0 disables the bound; negative values keep the
+// default.
+func WithUploadTimeout(d time.Duration) Option {
+	return func(o *options) {
+		if d >= 0 {
+			o.uploadTimeout = d
 		}
 	}
 }

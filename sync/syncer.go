@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"iter"
 	"log/slog"
+	"net/http"
 	"runtime"
 	gosync "sync"
 
@@ -27,6 +28,9 @@ type Syncer struct {
 	creds *credentialCache
 	bus   *statusBus
 	guard *fileGuard // the database file's hold; nil for in-memory databases
+	// ownClient is the default HTTP client created for this syncer (nil
+	// with WithHTTPClient); Close closes its idle connections.
+	ownClient *http.Client
 
 	// life serialises Connect, Run, Disconnect, DisconnectAndClear and
 	// Close (a channel so that waiting for it honours a context).
@@ -96,6 +100,10 @@ func New(db *sql.DB, c Connector, opts ...Option) (*Syncer, error) {
 		bus:     newStatusBus(),
 		life:    make(chan struct{}, 1),
 		streams: map[string]*heldStream{},
+	}
+	if s.o.httpClient == nil {
+		s.ownClient = newHTTPClient()
+		s.o.httpClient = s.ownClient
 	}
 	s.creds = &credentialCache{connector: c, now: o.now}
 	s.eng = o.eng
@@ -307,6 +315,9 @@ func (s *Syncer) Close() error {
 	err := s.stopLocked(ctx)
 	s.bus.close()
 	s.guard.release()
+	if s.ownClient != nil {
+		s.ownClient.CloseIdleConnections()
+	}
 	return err
 }
 

@@ -64,6 +64,7 @@ func (s *Syncer) uploadAll(ctx context.Context, sess *session) {
 		if ctx.Err() != nil {
 			return
 		}
+		err = s.redact(err)
 		checked = -1
 		s.log.Warn("powersync: upload failed; retrying after the retry delay", "error", err)
 		s.bus.update(func(_ *synccore.CoreStatus, sdk *sdkStatus) { sdk.uploadError, sdk.uploading = err, false })
@@ -100,7 +101,7 @@ func (s *Syncer) uploadStep(ctx context.Context, sess *session, checked *int64) 
 			return ErrIncompleteUpload
 		}
 		*checked = head
-		err = callUpload(ctx, s.conn, s.db)
+		err = s.callUploadBounded(ctx)
 		var perm *PermanentError
 		if errors.As(err, &perm) {
 			if rerr := s.rejectPermanent(ctx, perm, head); rerr != nil {
@@ -130,4 +131,38 @@ func (s *Syncer) rejectPermanent(ctx context.Context, perm *PermanentError, head
 	}
 	s.log.Warn("powersync: backend rejected upload entries permanently; set aside", "entries", ids, "reason", perm.Err)
 	return RejectCrud(ctx, s.db, perm.Err, entries...)
+}
+
+// callUploadBounded calls UploadData with a context that ends after the
+// upload timeout. When the timeout passes, the status shows an
+// ErrUploadTimeout upload error at once, even while an UploadData that
+// ignores its context is still running (the loop waits for it to return:
+// never two at once).
+func (s *Syncer) callUploadBounded(ctx context.Context) error {
+	d := s.o.uploadTimeout
+	if d <= 0 {
+		return callUpload(ctx, s.conn, s.db)
+	}
+	timedOut := &uploadTimeoutError{d: d}
+	uctx, cancel := context.WithTimeoutCause(ctx, d, timedOut)
+	defer cancel()
+	fired := make(chan struct{})
+	stop := context.AfterFunc(uctx, func() {
+		defer close(fired)
+		if context.Cause(uctx) == timedOut {
+			s.log.Warn("powersync: UploadData did not return within the upload timeout; its context is cancelled", "timeout", d)
+			s.bus.update(func(_ *synccore.CoreStatus, sdk *sdkStatus) { sdk.uploadError = timedOut })
+		}
+	})
+	err := callUpload(uctx, s.conn, s.db)
+	if !stop() {
+		<-fired
+	}
+	if context.Cause(uctx) == timedOut && ctx.Err() == nil {
+		if err == nil {
+			return nil // it finished after all
+		}
+		return &uploadTimeoutError{d: d, err: err}
+	}
+	return err
 }
