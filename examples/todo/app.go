@@ -101,7 +101,6 @@ func run(ctx context.Context, cfg config, in io.Reader, out, errOut io.Writer) e
 		a.con.errorf("no -backend: local changes stay in the upload queue")
 	}
 	a.con.printf("syncing %s with %s", path, a.svc.where)
-	before := a.syncer.Status().LastSyncedAt // the last sync of an earlier run
 	if err := a.syncer.Connect(ctx); err != nil {
 		return err
 	}
@@ -112,7 +111,7 @@ func run(ctx context.Context, cfg config, in io.Reader, out, errOut io.Writer) e
 	defer wg.Wait()
 	defer cancel()
 	synced := make(chan struct{})
-	wg.Go(func() { a.showStatus(ctx, synced, before) })
+	wg.Go(func() { a.showStatus(ctx, synced) })
 	if !cfg.once {
 		wg.Go(func() {
 			select {
@@ -689,9 +688,8 @@ func str(v any) string {
 
 // showStatus prints the sync status: the progress of the first download
 // (as a bar on a terminal), then connection changes and errors. It closes
-// synced after the first complete sync of this run: one that finished
-// after before, the last sync of an earlier run on the same file.
-func (a *app) showStatus(ctx context.Context, synced chan<- struct{}, before time.Time) {
+// synced after the first complete sync.
+func (a *app) showStatus(ctx context.Context, synced chan<- struct{}) {
 	first := true
 	connected := false
 	var lastErr string
@@ -699,7 +697,7 @@ func (a *app) showStatus(ctx context.Context, synced chan<- struct{}, before tim
 		if first && st.Downloading && st.DownloadProgress != nil {
 			a.con.progress(st.DownloadProgress.Overall())
 		}
-		if first && st.HasSynced && !st.Downloading && !st.LastSyncedAt.Equal(before) {
+		if first && st.HasSynced && !st.Downloading {
 			first = false
 			a.con.clearProgress()
 			var lists, todos int

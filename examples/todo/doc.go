@@ -24,10 +24,9 @@
 //
 //	printf 'add Groceries milk\nwait\nls\n' | go run ./examples/todo
 //
-// With -once the app waits for the first sync of this run, runs the
-// commands of its standard input, waits until they are uploaded and synced
-// back, prints the lists and exits (exit status 1 if a command failed): a
-// scriptable check.
+// With -once the app waits for the first sync, runs the commands of its
+// standard input, waits until they are uploaded and synced back, prints the
+// lists and exits (exit status 1 if a command failed): a scriptable check.
 //
 // # A real service
 //

@@ -439,33 +439,3 @@ func TestParseFlags(t *testing.T) {
 		t.Error("parseFlags accepted a positional argument")
 	}
 }
-
-// TestSecondRun checks that a run on a file synced before waits for a sync
-// of its own: the first "synced" line counts what the service has now, not
-// what the file held.
-func TestSecondRun(t *testing.T) {
-	srv := pstest.NewServer()
-	defer srv.Close()
-	const user = "0f0e0d0c-0b0a-4908-8706-050403020100"
-	if err := srv.SetRow("lists", "l1", map[string]any{"name": "Work", "owner_id": user}); err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(&fakeBackend{srv: srv, user: user})
-	defer hs.Close()
-	cfg := config{backend: hs.URL, user: user, once: true, retryDelay: 50 * time.Millisecond,
-		dbPath: filepath.Join(t.TempDir(), "todo.db")}
-	for i, want := range []string{"synced: 1 list, 0 todos\n", "synced: 2 lists, 0 todos\n"} {
-		if i == 1 {
-			if err := srv.SetRow("lists", "l2", map[string]any{"name": "Home", "owner_id": user}); err != nil {
-				t.Fatal(err)
-			}
-		}
-		var out, errOut bytes.Buffer
-		if err := run(t.Context(), cfg, strings.NewReader(""), &out, &errOut); err != nil {
-			t.Fatalf("run %d: %v\n%s%s", i+1, err, out.String(), errOut.String())
-		}
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("run %d output lacks %q:\n%s", i+1, want, out.String())
-		}
-	}
-}
