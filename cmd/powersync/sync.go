@@ -11,12 +11,11 @@ import (
 	"io/fs"
 	"net/http"
 	"os"
-	"os/exec"
-	"runtime"
 	"strings"
 	"time"
 
 	"github.com/gopowersync/powersync/driver"
+	"github.com/gopowersync/powersync/internal/tokencmd"
 	"github.com/gopowersync/powersync/schema"
 	pssync "github.com/gopowersync/powersync/sync"
 )
@@ -315,36 +314,11 @@ func (c *credentialSource) fetch(ctx context.Context) (*pssync.Credentials, erro
 	if c.command == "" {
 		return &pssync.Credentials{Endpoint: c.endpoint, Token: c.token}, nil
 	}
-	tok, err := runTokenCommand(ctx, c.command)
+	tok, err := tokencmd.Run(ctx, c.command)
 	if err != nil {
 		return nil, err
 	}
 	return &pssync.Credentials{Endpoint: c.endpoint, Token: tok}, nil
-}
-
-// runTokenCommand runs command with the shell and returns its trimmed output.
-func runTokenCommand(ctx context.Context, command string) (string, error) {
-	var cmd *exec.Cmd
-	if runtime.GOOS == "windows" {
-		cmd = exec.CommandContext(ctx, "cmd", "/C", command)
-	} else {
-		cmd = exec.CommandContext(ctx, "sh", "-c", command)
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		msg := strings.TrimSpace(stderr.String())
-		if msg != "" {
-			return "", fmt.Errorf("token command %q: %w: %s", command, err, msg)
-		}
-		return "", fmt.Errorf("token command %q: %w", command, err)
-	}
-	tok := strings.TrimSpace(string(out))
-	if tok == "" {
-		return "", fmt.Errorf("token command %q printed no token", command)
-	}
-	return tok, nil
 }
 
 // uploader posts queued local changes to a backend URL, one transaction at a

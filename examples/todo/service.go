@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -10,14 +9,13 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os/exec"
-	"runtime"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/gopowersync/powersync/internal/tokencmd"
 	pssync "github.com/gopowersync/powersync/sync"
 	"github.com/gopowersync/powersync/sync/pstest"
 )
@@ -151,7 +149,7 @@ func (r *remoteCredentials) fetch(ctx context.Context) (*pssync.Credentials, err
 	case r.token != "":
 		c = &pssync.Credentials{Endpoint: r.endpoint, Token: r.token, ExpiresAt: tokenExpiry(r.token)}
 	case r.command != "":
-		tok, err := runTokenCommand(ctx, r.command)
+		tok, err := tokencmd.Run(ctx, r.command)
 		if err != nil {
 			return nil, err
 		}
@@ -166,31 +164,6 @@ func (r *remoteCredentials) fetch(ctx context.Context) (*pssync.Credentials, err
 	r.last = c
 	r.mu.Unlock()
 	return c, nil
-}
-
-// runTokenCommand runs command with the shell and returns its trimmed
-// output.
-func runTokenCommand(ctx context.Context, command string) (string, error) {
-	var cmd *exec.Cmd
-	if runtime.GOOS == "windows" {
-		cmd = exec.CommandContext(ctx, "cmd", "/C", command)
-	} else {
-		cmd = exec.CommandContext(ctx, "sh", "-c", command)
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		if msg := strings.TrimSpace(stderr.String()); msg != "" {
-			return "", fmt.Errorf("token command %q: %w: %s", command, err, msg)
-		}
-		return "", fmt.Errorf("token command %q: %w", command, err)
-	}
-	tok := strings.TrimSpace(string(out))
-	if tok == "" {
-		return "", fmt.Errorf("token command %q printed no token", command)
-	}
-	return tok, nil
 }
 
 // tokenExpiry returns the exp claim of a JWT, or the zero time if it has
