@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"database/sql"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
@@ -18,26 +17,16 @@ import (
 // client id and the sync time). It does not run in parallel with tests
 // that write to Postgres, so both clients see the same checkpoints.
 func TestNodeSDKAgreement(t *testing.T) {
-	modules := oracletest.NodeModules(t)
 	user := uuid.NewString()
 	pgExec(t, "INSERT INTO lists(name, owner_id) VALUES ('node agreement 1', $1), ('node agreement 2', NULL)", user)
 	marker := waitReplicated(t)
 	tok, _ := svc.token(tokenOpts{sub: user})
 
-	work := t.TempDir()
-	script, err := os.ReadFile("testdata/node_client.mjs")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(work, "node_client.mjs"), script, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink(modules, filepath.Join(work, "node_modules")); err != nil {
-		t.Fatal(err)
-	}
+	script := oracletest.NodeScript(t, "testdata/node_client.mjs")
+	work := filepath.Dir(script)
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 	defer cancel()
-	node := exec.CommandContext(ctx, "node", filepath.Join(work, "node_client.mjs"), svc.url, tok, work, marker)
+	node := exec.CommandContext(ctx, "node", script, svc.url, tok, work, marker)
 	node.Dir = work
 	if out, err := node.CombinedOutput(); err != nil {
 		t.Fatalf("node client: %v\n%s", err, out)

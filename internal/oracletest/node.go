@@ -44,3 +44,25 @@ func NodeModules(tb testing.TB) string {
 	}
 	return dir
 }
+
+// NodeScript copies the script at path into a new temporary directory
+// beside a node_modules link to the oracle's Node SDK (ES modules resolve
+// packages from the script's directory) and returns the copy's path. It
+// skips or fails as [NodeModules] does.
+func NodeScript(tb testing.TB, path string) string {
+	tb.Helper()
+	modules := NodeModules(tb)
+	script, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	work := tb.TempDir()
+	dst := filepath.Join(work, filepath.Base(path))
+	if err := os.WriteFile(dst, script, 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	if err := os.Symlink(modules, filepath.Join(work, "node_modules")); err != nil {
+		tb.Fatal(err)
+	}
+	return dst
+}

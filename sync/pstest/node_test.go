@@ -7,69 +7,14 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
-)
 
-// nodeSDKDir returns the oracle cache's node directory (with node_modules
-// holding @powersync/node and better-sqlite3). Outside CI it skips the test
-// when node or the oracle's Node SDK is unavailable; in CI (CI=true) it fails.
-func nodeSDKDir(t *testing.T) string {
-	t.Helper()
-	unavailable := func(format string, args ...any) {
-		t.Helper()
-		msg := fmt.Sprintf(format, args...)
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("Node SDK oracle unavailable in CI: %s", msg)
-		}
-		t.Skipf("Node SDK oracle unavailable (%s); run oracle.sh setup --node", msg)
-	}
-	if _, err := exec.LookPath("node"); err != nil {
-		unavailable("node not on PATH")
-	}
-	oracle := os.Getenv("POWERSYNC_ORACLE")
-	if oracle == "" {
-		root, err := filepath.Abs(".")
-		if err != nil {
-			t.Fatal(err)
-		}
-		for {
-			if _, err := os.Stat(filepath.Join(root, "go.mod")); err == nil {
-				break
-			}
-			parent := filepath.Dir(root)
-			if parent == root {
-				unavailable("no go.mod above the package directory")
-			}
-			root = parent
-		}
-		oracle = filepath.Join(root, "..", "shared", "oracle", "oracle.sh")
-	}
-	if _, err := os.Stat(oracle); err != nil {
-		unavailable("no oracle at %s", oracle)
-	}
-	out, err := exec.CommandContext(t.Context(), oracle, "env").Output()
-	if err != nil {
-		unavailable("%s env: %v", oracle, err)
-	}
-	var home string
-	for line := range strings.SplitSeq(string(out), "\n") {
-		if v, ok := strings.CutPrefix(line, "PSORACLE_HOME="); ok {
-			home = strings.Trim(v, `"'`)
-		}
-	}
-	dir := filepath.Join(home, "node")
-	for _, m := range []string{"@powersync/node", "better-sqlite3"} {
-		if _, err := os.Stat(filepath.Join(dir, "node_modules", m)); err != nil {
-			unavailable("%s not installed in %s", m, dir)
-		}
-	}
-	return dir
-}
+	"github.com/gopowersync/powersync/internal/oracletest"
+)
 
 // nodeClient runs testdata/node_client.mjs.
 type nodeClient struct {
@@ -80,22 +25,11 @@ type nodeClient struct {
 	stderr *bytes.Buffer
 }
 
-func startNodeClient(t *testing.T, sdkDir, url, token string, args ...string) *nodeClient {
+func startNodeClient(t *testing.T, url, token string, args ...string) *nodeClient {
 	t.Helper()
-	work := t.TempDir()
-	script, err := os.ReadFile("testdata/node_client.mjs")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// ES modules resolve packages from the script's directory, so the script
-	// sits next to a node_modules link to the oracle's SDK.
-	if err := os.WriteFile(filepath.Join(work, "node_client.mjs"), script, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink(filepath.Join(sdkDir, "node_modules"), filepath.Join(work, "node_modules")); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.CommandContext(t.Context(), "node", append([]string{filepath.Join(work, "node_client.mjs"), url, token,
+	script := oracletest.NodeScript(t, "testdata/node_client.mjs")
+	work := filepath.Dir(script)
+	cmd := exec.CommandContext(t.Context(), "node", append([]string{script, url, token,
 		filepath.Join(work, "db")}, args...)...)
 	cmd.Dir = work
 	stderr := &bytes.Buffer{}
@@ -161,7 +95,7 @@ func (nc *nodeClient) send(cmd string) {
 // REMOVEs, and after a local write uploaded through the upload endpoint.
 // The SDK asks for BSON, so this also checks the BSON encoding.
 func TestNodeSDKAgreement(t *testing.T) {
-	sdk := nodeSDKDir(t)
+	oracletest.NodeModules(t) // skip (or fail under CI) before starting anything
 	const user = "node-user"
 	srv := newTestServer(t, WithPageSize(7), WithRowBuckets(func(r Row) []string {
 		if r.Table == "lists" {
@@ -192,7 +126,7 @@ func TestNodeSDKAgreement(t *testing.T) {
 	}
 	srv.Compact()
 
-	nc := startNodeClient(t, sdk, srv.URL, srv.Token(user))
+	nc := startNodeClient(t, srv.URL, srv.Token(user))
 	check := func(step string, ev nodeEvent) {
 		t.Helper()
 		want := srv.SyncedRows(user)
@@ -287,7 +221,7 @@ func TestNodeSDKAgreement(t *testing.T) {
 // a wrong checksum (the client drops the bucket and reconnects), then a 503;
 // the client must still end with exactly pstest's rows.
 func TestNodeSDKRecoversFromFaults(t *testing.T) {
-	sdk := nodeSDKDir(t)
+	oracletest.NodeModules(t) // skip (or fail under CI) before starting anything
 	srv := newTestServer(t, WithPageSize(4))
 	if err := srv.Update(func(tx *Tx) error {
 		for i := range 20 {
@@ -300,7 +234,7 @@ func TestNodeSDKRecoversFromFaults(t *testing.T) {
 	srv.Inject(Fault{EndMidCheckpoint: true})
 	srv.Inject(Fault{WrongChecksum: DefaultBucket})
 	srv.Inject(Fault{Status: http.StatusServiceUnavailable})
-	nc := startNodeClient(t, sdk, srv.URL, srv.Token("u"), "50")
+	nc := startNodeClient(t, srv.URL, srv.Token("u"), "50")
 	ev := nc.next("synced")
 	if want := srv.SyncedRows("u"); !reflect.DeepEqual(ev.Rows, want) {
 		t.Fatalf("Node SDK rows differ from pstest after faults\nnode:   %v\npstest: %v", ev.Rows, want)
