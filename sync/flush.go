@@ -2,10 +2,11 @@ package sync
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/gopowersync/powersync/internal/synccore"
 )
 
 // ErrNotConnected is returned by [Syncer.Flush] when the syncer is not
@@ -32,7 +33,7 @@ const flushPoll = 500 * time.Millisecond
 // are set aside (see [RejectedCrud]) and no longer wait.
 func (s *Syncer) Flush(ctx context.Context) error {
 	for {
-		done, err := caughtUp(ctx, s.db)
+		done, err := synccore.UploadsAcknowledged(ctx, s.db)
 		if err != nil {
 			if ctx.Err() != nil {
 				return flushError(ctx.Err(), s.Status())
@@ -73,22 +74,4 @@ func flushError(err error, st Status) error {
 		return fmt.Errorf("powersync: flush: %w (last download error: %v)", err, st.DownloadError)
 	}
 	return fmt.Errorf("powersync: flush: %w", err)
-}
-
-// caughtUp reports whether the upload queue is empty and no write
-// checkpoint is outstanding: the last applied checkpoint request covers
-// the target one (the local-write gate of the apply, see
-// internal/synccore's canApply, plus the apply itself).
-func caughtUp(ctx context.Context, db *sql.DB) (bool, error) {
-	var pending int
-	err := db.QueryRowContext(ctx, `SELECT
-  EXISTS(SELECT 1 FROM ps_crud LIMIT 1)
-  OR EXISTS(SELECT 1 FROM ps_kv AS target
-    LEFT JOIN ps_kv AS applied ON applied.key = 'last_applied_checkpoint_request_id'
-    WHERE target.key = 'target_checkpoint_request_id'
-      AND CAST(target.value AS INTEGER) > COALESCE(CAST(applied.value AS INTEGER), 0))`).Scan(&pending)
-	if err != nil {
-		return false, err
-	}
-	return pending == 0, nil
 }

@@ -128,6 +128,24 @@ func TargetCheckpointRequestID(ctx context.Context, q Querier) (id int64, ok boo
 	return readKVInt(ctx, q, keyTarget)
 }
 
+// UploadsAcknowledged reports whether every local write has been uploaded
+// and acknowledged: the upload queue is empty and the last applied
+// checkpoint request covers the local-write gate (so the server's state
+// after the writes is published).
+func UploadsAcknowledged(ctx context.Context, q Querier) (bool, error) {
+	var pending int
+	err := q.QueryRowContext(ctx, `SELECT
+  EXISTS(SELECT 1 FROM ps_crud LIMIT 1)
+  OR EXISTS(SELECT 1 FROM ps_kv AS target
+    LEFT JOIN ps_kv AS applied ON applied.key = ?2
+    WHERE target.key = ?1
+      AND CAST(target.value AS INTEGER) > COALESCE(CAST(applied.value AS INTEGER), 0))`, keyTarget, keyApplied).Scan(&pending)
+	if err != nil {
+		return false, err
+	}
+	return pending == 0, nil
+}
+
 // SetTargetCheckpointRequestID sets the local-write gate to id, or removes
 // it when id is 0, and returns the previous value
 // ('target_checkpoint_request_id'). Run it inside the caller's write
