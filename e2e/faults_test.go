@@ -33,6 +33,15 @@ func ensureServiceUp(t *testing.T) {
 	})
 }
 
+// syncConfigs returns the paths of the tests' two sync configs, and
+// restores the bucket definitions (TestMain's) when the test ends.
+func syncConfigs(t *testing.T) (buckets, streams string) {
+	buckets, _ = filepath.Abs("testdata/sync-config.yaml")
+	streams, _ = filepath.Abs("testdata/sync-config-streams.yaml")
+	t.Cleanup(func() { svc.ctl(3*time.Minute, "sync-config", svc.dir, buckets) })
+	return buckets, streams
+}
+
 // waitDisconnected waits until the client has seen its connection fail.
 func waitDisconnected(t *testing.T, c *client) {
 	t.Helper()
@@ -114,9 +123,7 @@ func TestPostgresOutage(t *testing.T) {
 // ends with the same rows, and changes made after each switch arrive.
 func TestSyncConfigSwitch(t *testing.T) {
 	ensureServiceUp(t)
-	buckets, _ := filepath.Abs("testdata/sync-config.yaml")
-	streams, _ := filepath.Abs("testdata/sync-config-streams.yaml")
-	t.Cleanup(func() { svc.ctl(3*time.Minute, "sync-config", svc.dir, buckets) })
+	buckets, streams := syncConfigs(t)
 	prefix := "switch " + uuid.NewString()[:8] + " "
 	c := newClient(t, clientOpts{})
 	c.connect()
@@ -147,9 +154,7 @@ func TestSyncConfigSwitch(t *testing.T) {
 // local database.
 func TestSyncStreams(t *testing.T) {
 	ensureServiceUp(t)
-	buckets, _ := filepath.Abs("testdata/sync-config.yaml")
-	streams, _ := filepath.Abs("testdata/sync-config-streams.yaml")
-	t.Cleanup(func() { svc.ctl(3*time.Minute, "sync-config", svc.dir, buckets) })
+	_, streams := syncConfigs(t)
 	mustCtl(t, "sync-config", streams)
 
 	in, out := uuid.NewString(), uuid.NewString()

@@ -106,13 +106,18 @@ func TestExpiredToken(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		ago  time.Duration
-	}{{"just expired", 5 * time.Second}, {"long expired", time.Hour}} {
+		http bool // refused with a 401, not with a 200 stream and token_expires_in 0
+	}{{"just expired", 5 * time.Second, false}, {"long expired", time.Hour, true}} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, st := badTokenStatus(t, func(user string) (string, time.Time) {
 				return svc.token(tokenOpts{sub: user, iatOffset: -time.Hour - tc.ago, ttl: time.Hour})
 			})
 			if !errors.Is(st.DownloadError, pssync.ErrTokenExpired) || !strings.Contains(st.DownloadError.Error(), "expired") {
 				t.Errorf("download error %v; want ErrTokenExpired", st.DownloadError)
+			}
+			var herr *pssync.HTTPError
+			if got := errors.As(st.DownloadError, &herr); got != tc.http {
+				t.Errorf("download error %#v: an HTTP refusal is %v, want %v", st.DownloadError, got, tc.http)
 			}
 			eventually(t, "a new token asked for", func() (bool, string) {
 				return c.fetchN() >= 2, describe(c.fetchN())
