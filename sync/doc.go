@@ -27,7 +27,8 @@
 // service endpoint and a token for the signed-in user, UploadData sends
 // queued local changes to the application's backend. Credentials are cached,
 // refreshed shortly before they expire, when the service says the token
-// expired, and after a 401; they are never fetched in a loop, and the token
+// expired (the status then shows [ErrTokenExpired]), and after a 401; they
+// are never fetched in a loop, and the token
 // never appears in logs, errors or [Status]. [HTTPConnector] uploads the
 // queue as JSON to a backend URL; [DevConnector] talks to the development
 // service of package pstest.
@@ -44,7 +45,8 @@
 // two at once. When the queue is drained it asks the service for a write
 // checkpoint, so that downloaded data is applied only once the service has
 // the uploaded changes: a pending local change is never replaced by an
-// older server value.
+// older server value. [Syncer.Flush] waits until that has happened for
+// every queued write: call it before a program that writes exits.
 //
 // A change the backend can never accept would block the queue forever.
 // Return [Permanent] from UploadData (or call the Reject method of the batch
