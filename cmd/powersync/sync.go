@@ -230,15 +230,18 @@ func (a *app) sync(ctx context.Context, file string, f syncFlags) error {
 	var initialSync time.Time
 	connectedOnce := false
 	for st := range syncer.Statuses(ctx) {
+		// The queue is counted before Run starts on the first status, so
+		// that the entries waiting from before this run are reported even
+		// when their upload is quick.
+		queued, _, qerr := pssync.UploadQueueStats(ctx, db)
+		if qerr != nil {
+			queued = -1
+		}
 		if first {
 			// Run starts once the loop is subscribed, so that no status
 			// (and no error) of the first connection is missed.
 			initialSync, first = st.LastSyncedAt, false
 			go func() { runDone <- syncer.Run(ctx) }()
-		}
-		queued, _, qerr := pssync.UploadQueueStats(ctx, db)
-		if qerr != nil {
-			queued = -1
 		}
 		view.update(st, queued)
 		if st.Connected {
