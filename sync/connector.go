@@ -125,6 +125,10 @@ const credentialRefreshMargin = 30 * time.Second
 type credentialCache struct {
 	connector Connector
 	now       func() time.Time
+	// timeout bounds each FetchCredentials call (0: no bound); onTimeout,
+	// if set, is told at once when a call outlives it.
+	timeout   time.Duration
+	onTimeout func(error)
 
 	mu      gosync.Mutex // guards the fields below
 	cur     *Credentials
@@ -154,7 +158,7 @@ func (c *credentialCache) get(ctx context.Context) (*Credentials, error) {
 // caller uses the credentials now; credentials fetched ahead of time are
 // handed out once by get without checking their expiry margin.
 func (c *credentialCache) fetch(ctx context.Context, handOut bool) (*Credentials, error) {
-	creds, err := callFetch(ctx, c.connector)
+	creds, err := c.callBounded(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("powersync: fetch credentials: %w", err)
 	}
@@ -213,6 +217,59 @@ func (c *credentialCache) prefetch(ctx context.Context) (bool, error) {
 	}
 	return true, nil
 }
+
+// callBounded calls FetchCredentials with a context that ends after the
+// credentials timeout. When the timeout passes, onTimeout learns of it at
+// once, even while a FetchCredentials that ignores its context is still
+// running; the call is still waited for, so that fetches never pile up.
+func (c *credentialCache) callBounded(ctx context.Context) (*Credentials, error) {
+	d := c.timeout
+	if d <= 0 {
+		return callFetch(ctx, c.connector)
+	}
+	timedOut := &credentialsTimeoutError{d: d}
+	fctx, cancel := context.WithTimeoutCause(ctx, d, timedOut)
+	defer cancel()
+	fired := make(chan struct{})
+	stop := context.AfterFunc(fctx, func() {
+		defer close(fired)
+		if context.Cause(fctx) == timedOut && c.onTimeout != nil {
+			c.onTimeout(timedOut)
+		}
+	})
+	creds, err := callFetch(fctx, c.connector)
+	if !stop() {
+		<-fired
+	}
+	if context.Cause(fctx) == timedOut && ctx.Err() == nil {
+		if err == nil && creds != nil {
+			return creds, nil // it finished after all
+		}
+		return nil, &credentialsTimeoutError{d: d, err: err}
+	}
+	return creds, err
+}
+
+// credentialsTimeoutError is the error of a FetchCredentials that did not
+// return in time; err is what it returned after its context was cancelled.
+type credentialsTimeoutError struct {
+	d   time.Duration
+	err error
+}
+
+func (e *credentialsTimeoutError) Error() string {
+	msg := fmt.Sprintf("FetchCredentials did not return within %s (credentials timeout); its context was cancelled", e.d)
+	if e.err != nil {
+		msg += ": " + e.err.Error()
+	}
+	return msg
+}
+
+func (e *credentialsTimeoutError) Is(target error) bool { return target == ErrCredentialsTimeout }
+func (e *credentialsTimeoutError) Unwrap() error        { return e.err }
+
+// Timeout reports true, like net.Error.
+func (e *credentialsTimeoutError) Timeout() bool { return true }
 
 func callFetch(ctx context.Context, c Connector) (creds *Credentials, err error) {
 	defer func() {

@@ -79,9 +79,10 @@
 // ([WithResponseTimeout], 30 s: the headers of the stream, the whole
 // answer of the other requests), and every UploadData call returns within
 // [WithUploadTimeout] (5 min) or its context ends and the status shows
-// [ErrUploadTimeout]: a server or backend that never answers shows up as
-// an error in [Status] and the log, never as "connecting" or "uploading"
-// forever. The default HTTP client is the syncer's own, with bounded
+// [ErrUploadTimeout]; likewise FetchCredentials within
+// [WithCredentialsTimeout] (30 s, [ErrCredentialsTimeout]): a server,
+// backend or token source that never answers shows up as an error in
+// [Status] and the log, never as "connecting" or "uploading" forever. The default HTTP client is the syncer's own, with bounded
 // dialing and TLS handshakes ([WithHTTPClient] replaces it). Redirects are
 // followed only within the endpoint's origin; one to another scheme, host
 // or port fails with [ErrRedirectRefused], so the token never goes to, and

@@ -13,6 +13,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	gosync "sync"
 	"time"
 
 	"github.com/gopowersync/powersync/internal/synccore"
@@ -132,7 +133,7 @@ func (s *Syncer) iteration(ctx context.Context, sess *session) (immediate bool, 
 		return c.immediate, c.err
 	}
 
-	lines, stopReader := s.readLines(resp)
+	lines, budget, stopReader := s.readLines(resp)
 	defer stopReader()
 
 	var idle <-chan time.Time
@@ -175,12 +176,14 @@ func (s *Syncer) iteration(ctx context.Context, sess *session) (immediate bool, 
 			}
 			return false, fmt.Errorf("powersync: read sync stream: %w", l.err)
 		}
-		next := receivedLines(l, lines, &held)
+		taken := len(l.data)
+		next := receivedLines(l, lines, &held, &taken)
 		feed := s.eng.NextLinesText
 		if l.binary {
 			feed = s.eng.NextLinesBinary
 		}
 		c, done := s.step(ctx, sess, func(ctx context.Context) ([]synccore.Instruction, error) { return feed(ctx, next) })
+		budget.release(taken)
 		if idleTimer != nil {
 			// The time spent writing the lines (a large apply can take
 			// long) is not silence of the service.
@@ -201,7 +204,8 @@ func (s *Syncer) iteration(ctx context.Context, sess *session) (immediate bool, 
 // the network, so that runs of data lines are written in one transaction
 // (see synccore.Engine.NextLinesText). A message that is not a line (the
 // end of the stream, or an error) is left in *held for the download loop.
-func receivedLines(first lineMsg, lines <-chan lineMsg, held **lineMsg) func() ([]byte, bool) {
+// *taken grows by the size of each line taken from lines.
+func receivedLines(first lineMsg, lines <-chan lineMsg, held **lineMsg, taken *int) func() ([]byte, bool) {
 	pending := true
 	return func() ([]byte, bool) {
 		if pending {
@@ -217,6 +221,7 @@ func receivedLines(first lineMsg, lines <-chan lineMsg, held **lineMsg) func() (
 				*held = &m
 				return nil, false
 			}
+			*taken += len(m.data)
 			return m.data, true
 		default:
 			return nil, false
@@ -423,22 +428,75 @@ func readHTTPError(op string, resp *http.Response) *HTTPError {
 // readAhead is how many received lines may wait for the state machine.
 const readAhead = 4
 
+// readAheadBytes bounds the bytes of the lines that were read but not yet
+// applied: those waiting in the channel and those the state machine is
+// handling. It is above a run of data lines (synccore.MaxBatchBytes plus
+// one line of the service's usual size), so that small lines are read
+// ahead as before; a line larger than what is left waits until everything
+// before it was applied. With the line being read, the client then holds
+// at most about two large lines, whatever the stream.
+const readAheadBytes = 16 << 20
+
 type lineMsg struct {
 	data   []byte
 	binary bool
 	err    error
 }
 
+// lineBudget counts the bytes of lines handed to the state machine and not
+// yet applied (see readAheadBytes).
+type lineBudget struct {
+	mu    gosync.Mutex
+	used  int
+	max   int
+	freed chan struct{}
+}
+
+// acquire waits until n more bytes fit (or nothing is outstanding), and
+// reports false if quit closed first.
+func (b *lineBudget) acquire(n int, quit <-chan struct{}) bool {
+	for {
+		b.mu.Lock()
+		if b.used == 0 || b.used+n <= b.max {
+			b.used += n
+			b.mu.Unlock()
+			return true
+		}
+		b.mu.Unlock()
+		select {
+		case <-b.freed:
+		case <-quit:
+			return false
+		}
+	}
+}
+
+// release returns the bytes of applied lines.
+func (b *lineBudget) release(n int) {
+	if n == 0 {
+		return
+	}
+	b.mu.Lock()
+	b.used -= n
+	b.mu.Unlock()
+	select {
+	case b.freed <- struct{}{}:
+	default:
+	}
+}
+
 // readLines reads the response body on its own goroutine, one NDJSON line
 // or BSON document at a time, and hands each to the returned channel. A few
-// lines (readAhead) wait in the channel, so that lines are read while
-// others are written and a run of data lines can take the next line at
-// once; memory does not grow with the stream. The stop function
+// lines (readAhead, readAheadBytes) wait in the channel, so that lines are
+// read while others are written and a run of data lines can take the next
+// line at once; memory does not grow with the stream. The caller releases
+// each line's bytes into the budget once it was applied. The stop function
 // closes the body and waits for the goroutine.
-func (s *Syncer) readLines(resp *http.Response) (<-chan lineMsg, func()) {
+func (s *Syncer) readLines(resp *http.Response) (<-chan lineMsg, *lineBudget, func()) {
 	ch := make(chan lineMsg, readAhead)
 	quit := make(chan struct{})
 	done := make(chan struct{})
+	budget := &lineBudget{max: readAheadBytes, freed: make(chan struct{}, 1)}
 	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	binary := mt == contentBSON
 	br := bufio.NewReaderSize(resp.Body, 64<<10)
@@ -452,6 +510,9 @@ func (s *Syncer) readLines(resp *http.Response) (<-chan lineMsg, func()) {
 			} else {
 				msg.data, msg.err = readLine(br, s.o.maxLineSize)
 			}
+			if !budget.acquire(len(msg.data), quit) {
+				return
+			}
 			select {
 			case ch <- msg:
 			case <-quit:
@@ -462,7 +523,7 @@ func (s *Syncer) readLines(resp *http.Response) (<-chan lineMsg, func()) {
 			}
 		}
 	}()
-	return ch, func() {
+	return ch, budget, func() {
 		close(quit)
 		resp.Body.Close()
 		<-done
@@ -470,33 +531,43 @@ func (s *Syncer) readLines(resp *http.Response) (<-chan lineMsg, func()) {
 }
 
 // readLine returns the next non-empty line (without the line end), or an
-// error (io.EOF at the end of the stream).
+// error (io.EOF at the end of the stream). A line longer than the reader's
+// buffer is gathered in pieces and joined once, so that it costs about
+// twice its size at the moment of joining rather than the sum of a growing
+// slice's copies.
 func readLine(br *bufio.Reader, max int) ([]byte, error) {
-	var buf []byte
+	var parts [][]byte
+	n := 0
 	for {
 		frag, err := br.ReadSlice('\n')
-		if len(buf)+len(frag) > max+2 {
+		if n+len(frag) > max+2 {
 			return nil, fmt.Errorf("powersync: sync line longer than %d bytes", max)
 		}
-		buf = append(buf, frag...)
-		switch {
-		case err == nil:
-			line := bytes.TrimSpace(buf)
-			if len(line) == 0 {
-				buf = buf[:0]
-				continue
-			}
-			return line, nil
-		case errors.Is(err, bufio.ErrBufferFull):
+		if errors.Is(err, bufio.ErrBufferFull) {
+			parts = append(parts, bytes.Clone(frag))
+			n += len(frag)
 			continue
-		case errors.Is(err, io.EOF):
-			if line := bytes.TrimSpace(buf); len(line) > 0 {
-				return line, nil
-			}
-			return nil, io.EOF
-		default:
+		}
+		if err != nil && !errors.Is(err, io.EOF) {
 			return nil, err
 		}
+		var line []byte
+		if len(parts) == 0 {
+			line = bytes.Clone(bytes.TrimSpace(frag))
+		} else {
+			joined := make([]byte, 0, n+len(frag))
+			for _, p := range parts {
+				joined = append(joined, p...)
+			}
+			line = bytes.TrimSpace(append(joined, frag...))
+		}
+		if len(line) > 0 {
+			return line, nil
+		}
+		if err != nil {
+			return nil, io.EOF
+		}
+		parts, n = nil, 0
 	}
 }
 

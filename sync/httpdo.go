@@ -25,6 +25,11 @@ var ErrResponseTimeout = errors.New("powersync: no response in time")
 // [WithUploadTimeout]).
 var ErrUploadTimeout = errors.New("powersync: UploadData did not return in time")
 
+// ErrCredentialsTimeout is matched (errors.Is) by the error recorded when
+// the connector's FetchCredentials did not return within the credentials
+// timeout (see [WithCredentialsTimeout]).
+var ErrCredentialsTimeout = errors.New("powersync: FetchCredentials did not return in time")
+
 // ErrRedirectRefused is matched (errors.Is) by the error of a request that
 // the server redirected to another origin (scheme, host or port): the
 // syncer never sends the token to, nor applies data from, a server other

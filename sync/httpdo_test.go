@@ -425,3 +425,67 @@ func TestRedirectsStayOnTheEndpointOrigin(t *testing.T) {
 		}
 	})
 }
+
+// hangingCredentials blocks its first FetchCredentials, ignoring the
+// context, until release is closed; later calls answer at once.
+type hangingCredentials struct {
+	endpoint string
+	release  chan struct{}
+	calls    atomic.Int32
+	running  atomic.Int32
+	overlap  atomic.Bool
+}
+
+func (c *hangingCredentials) FetchCredentials(ctx context.Context) (*Credentials, error) {
+	if c.running.Add(1) > 1 {
+		c.overlap.Store(true)
+	}
+	defer c.running.Add(-1)
+	if c.calls.Add(1) == 1 {
+		<-c.release
+		return nil, errors.New("gave up")
+	}
+	return &Credentials{Endpoint: c.endpoint, Token: "tok"}, nil
+}
+
+func (c *hangingCredentials) UploadData(context.Context, *sql.DB) error { return nil }
+
+// A FetchCredentials that never returns, not even when its context ends,
+// shows a credentials timeout in the status while it still runs instead of
+// "connecting" forever; no second one runs beside it, and the syncer
+// connects once it returns.
+func TestFetchCredentialsTimeoutShownWhileRunning(t *testing.T) {
+	checkNoLeaks(t)
+	h := newHarness(t)
+	h.s.Close()
+	logs := &logSink{}
+	conn := &hangingCredentials{endpoint: h.fs.srv.URL, release: make(chan struct{})}
+	s, err := New(h.db, conn, withEngine(h.eng), withClock(nil, h.rec.sleep), WithRetryDelay(testRetryDelay),
+		WithHTTPClient(testClient(t)), WithLogger(slog.New(logs)), WithCredentialsTimeout(shortTimeout))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	h.s = s
+	if err := s.Connect(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	st := h.waitStatus(t, "a credentials timeout", func(st Status) bool { return errors.Is(st.DownloadError, ErrCredentialsTimeout) })
+	if st.Connected {
+		t.Error("connected without credentials")
+	}
+	if msg := st.DownloadError.Error(); !strings.Contains(msg, "FetchCredentials did not return within 50ms") {
+		t.Errorf("download error %q does not say what timed out", msg)
+	}
+	if !logs.has("credentials timeout") {
+		t.Error("the timeout was not logged")
+	}
+	if n := conn.calls.Load(); n != 1 {
+		t.Errorf("%d FetchCredentials calls while the first runs, want 1", n)
+	}
+	close(conn.release)
+	h.waitStatus(t, "connected after FetchCredentials returned", func(st Status) bool { return st.Connected })
+	if conn.overlap.Load() {
+		t.Error("two FetchCredentials calls ran at once")
+	}
+}

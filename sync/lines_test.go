@@ -5,9 +5,12 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 func TestReadLine(t *testing.T) {
@@ -23,6 +26,9 @@ func TestReadLine(t *testing.T) {
 		{"last line without newline", "{\"a\":1}\n{\"b\":2}", 100, []string{`{"a":1}`, `{"b":2}`}, false},
 		{"line longer than the reader buffer", strings.Repeat("x", 100) + "\n", 1000, []string{strings.Repeat("x", 100)}, false},
 		{"line over the limit", strings.Repeat("x", 100) + "\n", 50, nil, true},
+		{"long line with blanks around it", "  " + strings.Repeat("y", 40) + " \r\n", 100, []string{strings.Repeat("y", 40)}, false},
+		{"long blank line skipped", strings.Repeat(" ", 40) + "\n{}\n", 100, []string{"{}"}, false},
+		{"long last line without newline", "{}\n" + strings.Repeat("z", 40), 100, []string{"{}", strings.Repeat("z", 40)}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -108,7 +114,8 @@ func TestReceivedLines(t *testing.T) {
 	ch <- lineMsg{err: io.EOF}
 	ch <- lineMsg{data: []byte("c")}
 	var held *lineMsg
-	next := receivedLines(lineMsg{data: []byte("a")}, ch, &held)
+	taken := 0
+	next := receivedLines(lineMsg{data: []byte("a")}, ch, &held, &taken)
 	var got []string
 	for {
 		l, ok := next()
@@ -120,6 +127,9 @@ func TestReceivedLines(t *testing.T) {
 	if !slices.Equal(got, []string{"a", "b"}) {
 		t.Errorf("lines %q, want [a b]", got)
 	}
+	if taken != 1 {
+		t.Errorf("taken %d bytes from the channel, want 1 (the first line is the caller's)", taken)
+	}
 	if held == nil || !errors.Is(held.err, io.EOF) {
 		t.Errorf("held %v, want the end of the stream", held)
 	}
@@ -129,7 +139,7 @@ func TestReceivedLines(t *testing.T) {
 
 	// Nothing received yet: next returns at once instead of waiting.
 	held = nil
-	next = receivedLines(lineMsg{data: []byte("x")}, make(chan lineMsg), &held)
+	next = receivedLines(lineMsg{data: []byte("x")}, make(chan lineMsg), &held, &taken)
 	if l, ok := next(); !ok || string(l) != "x" {
 		t.Fatalf("first = %q, %v", l, ok)
 	}
@@ -161,4 +171,68 @@ func FuzzReadLine(f *testing.F) {
 			}
 		}
 	})
+}
+
+// countingReader counts the bytes read from r.
+type countingReader struct {
+	r io.Reader
+	n atomic.Int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// The reader hands over small lines without waiting for them to be
+// applied, but a line that does not fit in what is left of readAheadBytes
+// waits until the lines before it were applied: a stream of large lines
+// holds about two of them, not readAhead of them.
+func TestReadLinesBoundsBufferedBytes(t *testing.T) {
+	s := &Syncer{o: options{maxLineSize: 64 << 20}}
+	open := func(lines ...string) (<-chan lineMsg, *lineBudget, *countingReader, func()) {
+		body := &countingReader{r: strings.NewReader(strings.Join(lines, "\n") + "\n")}
+		resp := &http.Response{Header: http.Header{"Content-Type": {contentNDJSON}}, Body: io.NopCloser(body)}
+		ch, budget, stop := s.readLines(resp)
+		t.Cleanup(stop)
+		return ch, budget, body, stop
+	}
+	recv := func(ch <-chan lineMsg) lineMsg {
+		t.Helper()
+		select {
+		case m := <-ch:
+			return m
+		case <-t.Context().Done():
+			t.Fatal("no line")
+			return lineMsg{}
+		}
+	}
+
+	small := strings.Repeat("s", 1024)
+	ch, _, _, _ := open(small, small, small, small)
+	for i := range 4 {
+		if m := recv(ch); m.err != nil || len(m.data) != len(small) {
+			t.Fatalf("small line %d: %d bytes, %v", i, len(m.data), m.err)
+		}
+	}
+
+	big := strings.Repeat("b", readAheadBytes*3/4)
+	ch, budget, body, _ := open(big, big, big)
+	first := recv(ch)
+	// Once the second line was read off the stream, it must not be handed
+	// over while the first is unapplied.
+	for body.n.Load() < int64(2*(len(big)+1)) {
+		time.Sleep(time.Millisecond)
+	}
+	for range 100 {
+		if len(ch) != 0 {
+			t.Fatal("a second large line was handed over before the first was applied")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	budget.release(len(first.data))
+	if m := recv(ch); len(m.data) != len(big) {
+		t.Fatalf("second line: %d bytes, %v", len(m.data), m.err)
+	}
 }

@@ -27,6 +27,7 @@ type options struct {
 	userAgent       string
 	responseTimeout time.Duration
 	uploadTimeout   time.Duration
+	credsTimeout    time.Duration
 
 	// test hooks
 	eng     engine
@@ -40,12 +41,13 @@ type options struct {
 
 // Defaults of the options.
 const (
-	DefaultRetryDelay        = 5 * time.Second
-	DefaultUploadThrottle    = 10 * time.Millisecond
-	DefaultMaxLineSize       = 64 << 20
-	DefaultStreamIdleTimeout = 90 * time.Second
-	DefaultResponseTimeout   = 30 * time.Second
-	DefaultUploadTimeout     = 5 * time.Minute
+	DefaultRetryDelay         = 5 * time.Second
+	DefaultUploadThrottle     = 10 * time.Millisecond
+	DefaultMaxLineSize        = 32 << 20
+	DefaultStreamIdleTimeout  = 90 * time.Second
+	DefaultResponseTimeout    = 30 * time.Second
+	DefaultUploadTimeout      = 5 * time.Minute
+	DefaultCredentialsTimeout = 30 * time.Second
 )
 
 func defaultOptions() options {
@@ -57,6 +59,7 @@ func defaultOptions() options {
 		uploadThrottle:  DefaultUploadThrottle,
 		responseTimeout: DefaultResponseTimeout,
 		uploadTimeout:   DefaultUploadTimeout,
+		credsTimeout:    DefaultCredentialsTimeout,
 		maxLineSize:     DefaultMaxLineSize,
 		idleTimeout:     DefaultStreamIdleTimeout,
 		userAgent:       defaultUserAgent(),
@@ -157,7 +160,13 @@ func WithBSON(on bool) Option {
 }
 
 // WithMaxLineSize sets the largest sync line (or BSON document) accepted, in
-// bytes (default 64 MiB). A larger line ends the connection with an error.
+// bytes (default 32 MiB: twice the service's 15 MB limit for one row, room
+// for the escaping of a row's JSON inside a line). A larger line ends the
+// connection with an error. The limit bounds the client's memory: while
+// lines that large arrive back to back, the Go heap peaks at about six
+// times the limit (one line being applied, its decoded row, the next line
+// being read, and the collector's headroom); lines of the service's usual
+// size (up to about 1 MB) cost a few MB in all.
 func WithMaxLineSize(n int) Option {
 	return func(o *options) {
 		if n > 0 {
@@ -206,6 +215,21 @@ func WithUploadTimeout(d time.Duration) Option {
 	return func(o *options) {
 		if d >= 0 {
 			o.uploadTimeout = d
+		}
+	}
+}
+
+// WithCredentialsTimeout bounds each call of the connector's
+// FetchCredentials: its context ends after d. When d passes, the status's
+// DownloadError becomes an error matching [ErrCredentialsTimeout] at once
+// (and it is logged), even if FetchCredentials ignores its context and
+// goes on; the syncer waits for it to return and then retries after the
+// retry delay. The default is 30 seconds; 0 disables the bound; negative
+// values keep the default.
+func WithCredentialsTimeout(d time.Duration) Option {
+	return func(o *options) {
+		if d >= 0 {
+			o.credsTimeout = d
 		}
 	}
 }

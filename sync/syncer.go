@@ -105,7 +105,12 @@ func New(db *sql.DB, c Connector, opts ...Option) (*Syncer, error) {
 		s.ownClient = newHTTPClient()
 		s.o.httpClient = s.ownClient
 	}
-	s.creds = &credentialCache{connector: c, now: o.now}
+	s.creds = &credentialCache{connector: c, now: o.now, timeout: o.credsTimeout, onTimeout: func(err error) {
+		s.log.Warn("powersync: FetchCredentials did not return within the credentials timeout; its context is cancelled", "timeout", o.credsTimeout)
+		s.bus.update(func(_ *synccore.CoreStatus, sdk *sdkStatus) {
+			sdk.downloadError = fmt.Errorf("powersync: fetch credentials: %w", err)
+		})
+	}}
 	s.eng = o.eng
 	if s.eng == nil {
 		s.eng = newDefaultEngine(db, o)

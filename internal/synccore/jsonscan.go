@@ -3,6 +3,7 @@ package synccore
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -151,11 +152,15 @@ func (s *scanner) rawString(scratch bool) ([]byte, error) {
 			s.i++
 			return out, nil
 		case c == '\\':
+			// The unescaped text is never longer than the escaped one, so
+			// one allocation of the escaped length holds it: a large
+			// string costs its size once, not the sum of append's growth.
+			n := s.escapedEnd() - start
 			var buf []byte
 			if scratch {
-				buf = s.tmp[:0]
+				buf = slices.Grow(s.tmp[:0], n)
 			} else {
-				buf = make([]byte, 0, s.i-start+64)
+				buf = make([]byte, 0, n)
 			}
 			buf = append(buf, s.b[start:s.i]...)
 			out, err := s.unescape(buf)
@@ -169,6 +174,20 @@ func (s *scanner) rawString(scratch bool) ([]byte, error) {
 		s.i++
 	}
 	return nil, s.errf("unterminated string")
+}
+
+// escapedEnd returns the index of the closing quote of the string being
+// read from s.i on (or len(s.b) if there is none), without moving s.i.
+func (s *scanner) escapedEnd() int {
+	for i := s.i; i < len(s.b); i++ {
+		switch s.b[i] {
+		case '"':
+			return i
+		case '\\':
+			i++
+		}
+	}
+	return len(s.b)
 }
 
 func (s *scanner) unescape(buf []byte) ([]byte, error) {
