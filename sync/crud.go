@@ -9,11 +9,9 @@ import (
 	"fmt"
 	"iter"
 	"strconv"
-)
 
-// maxOpID is the write-gate value that means "local writes pending, no
-// concrete write checkpoint yet" (i64 max).
-const maxOpID = int64(9223372036854775807)
+	"github.com/gopowersync/powersync/internal/synccore"
+)
 
 // Op is the kind of a queued local change.
 type Op string
@@ -314,39 +312,22 @@ func UploadQueueStats(ctx context.Context, db *sql.DB) (count, size int64, err e
 	return count, size, nil
 }
 
-// completeCrud deletes the entries up to last and sets the write gate as
-// client-algorithms.md §10.1 specifies (Dart semantics): the target becomes
-// writeCheckpoint when one is given and the queue is now empty, else
-// MAX_OP_ID so the upload loop requests a write checkpoint once the queue is
-// drained.
+// completeCrud deletes the entries up to last and sets the local-write
+// gate (synccore.CompleteCrud; docs/upload.md).
 func completeCrud(ctx context.Context, db *sql.DB, last int64, writeCheckpoint string) error {
 	if db == nil {
 		return errors.New("powersync: complete: batch has no database")
 	}
-	target := maxOpID
-	var wc int64
+	var wc *int64
 	if writeCheckpoint != "" {
 		v, err := strconv.ParseInt(writeCheckpoint, 10, 64)
 		if err != nil || v <= 0 {
 			return fmt.Errorf("powersync: complete: invalid write checkpoint %q", writeCheckpoint)
 		}
-		wc = v
+		wc = &v
 	}
 	return inWriteTx(ctx, db, "complete upload", func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM ps_crud WHERE id <= ?`, last); err != nil {
-			return err
-		}
-		if wc != 0 {
-			var remaining int
-			if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM ps_crud)`).Scan(&remaining); err != nil {
-				return err
-			}
-			if remaining == 0 {
-				target = wc
-			}
-		}
-		_, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO ps_kv(key, value) VALUES ('target_checkpoint_request_id', ?)`, target)
-		return err
+		return synccore.CompleteCrud(ctx, tx, last, wc)
 	})
 }
 

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/gopowersync/powersync/internal/synccore"
 )
 
 // rejectedTable keeps upload queue entries the application set aside. It is
@@ -62,7 +64,7 @@ SELECT id, tx_id, data, ?, ? FROM ps_crud WHERE id = ?`, why, now, e.ClientID); 
 		}
 		// Changes were removed without reaching the backend: the gate stays
 		// closed until a write checkpoint is created for the remaining state.
-		_, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO ps_kv(key, value) VALUES ('target_checkpoint_request_id', ?)`, maxOpID)
+		_, _, err := synccore.SetTargetCheckpointRequestID(ctx, tx, synccore.MaxOpID)
 		return err
 	})
 }

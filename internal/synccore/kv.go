@@ -84,7 +84,7 @@ func (e *Engine) SeedCheckpointRequestID(ctx context.Context, id int64) error {
 	if e.it == nil {
 		return errNoIteration
 	}
-	_, err := e.runLocked(ctx, callKind{}, func(c *call) error { return writeKVInt(ctx, c.tx, keyRequested, id) })
+	_, err := e.runLocked(ctx, callKind{}, func(c *call) error { return SeedCheckpointRequests(ctx, c.tx, id) })
 	if err == nil {
 		e.seed = true
 	}
@@ -104,15 +104,35 @@ func (e *Engine) NextCheckpointRequestID(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("%w: Checkpoint request state has not been seeded", ErrState)
 	}
 	var next int64
-	_, err := e.runLocked(ctx, callKind{}, func(c *call) error {
-		cur, _, err := readKVInt(ctx, c.tx, keyRequested)
-		if err != nil {
-			return err
-		}
-		next = cur + 1
-		return writeKVInt(ctx, c.tx, keyRequested, next)
+	_, err := e.runLocked(ctx, callKind{}, func(c *call) (err error) {
+		next, err = AllocateCheckpointRequestID(ctx, c.tx)
+		return err
 	})
 	return next, err
+}
+
+// SeedCheckpointRequests stores id, the checkpoint request id the service
+// answered for a connection, as the last allocated one: the storage half of
+// 'seed_checkpoint_request_id', for callers that track the seeding
+// themselves. id must be positive.
+func SeedCheckpointRequests(ctx context.Context, q Querier, id int64) error {
+	if id <= 0 {
+		return fmt.Errorf("%w: checkpoint request id must be a positive integer", ErrArgument)
+	}
+	return writeKVInt(ctx, q, keyRequested, id)
+}
+
+// AllocateCheckpointRequestID increments the last allocated checkpoint
+// request id and returns the new one: the storage half of
+// 'next_checkpoint_request_id'. Run it in a write transaction after
+// SeedCheckpointRequests.
+func AllocateCheckpointRequestID(ctx context.Context, q Querier) (int64, error) {
+	cur, _, err := CurrentCheckpointRequestID(ctx, q)
+	if err != nil {
+		return 0, err
+	}
+	next := cur + 1
+	return next, writeKVInt(ctx, q, keyRequested, next)
 }
 
 // CurrentCheckpointRequestID returns the last allocated checkpoint request
@@ -188,7 +208,8 @@ func CompleteCrud(ctx context.Context, tx *sql.Tx, lastID int64, writeCheckpoint
 			target = *writeCheckpoint
 		}
 	}
-	return writeKVInt(ctx, tx, keyTarget, target)
+	_, _, err := SetTargetCheckpointRequestID(ctx, tx, target)
+	return err
 }
 
 // WriteCheckpointNeeded is the first half of update_local_target: it reports
@@ -196,7 +217,7 @@ func CompleteCrud(ctx context.Context, tx *sql.Tx, lastID int64, writeCheckpoint
 // returns ps_crud's sequence number to pass to CommitWriteCheckpoint after
 // the write checkpoint was created.
 func WriteCheckpointNeeded(ctx context.Context, q Querier) (seq int64, needed bool, err error) {
-	t, ok, err := readKVInt(ctx, q, keyTarget)
+	t, ok, err := TargetCheckpointRequestID(ctx, q)
 	if err != nil || !ok || t != MaxOpID {
 		return 0, false, err
 	}
@@ -229,5 +250,8 @@ func CommitWriteCheckpoint(ctx context.Context, tx *sql.Tx, seqBefore, id int64)
 	if seq != seqBefore {
 		return false, nil
 	}
-	return true, writeKVInt(ctx, tx, keyTarget, id)
+	if _, _, err := SetTargetCheckpointRequestID(ctx, tx, id); err != nil {
+		return false, err
+	}
+	return true, nil
 }
