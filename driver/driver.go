@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/gopowersync/powersync/internal/syncop"
 	"github.com/gopowersync/powersync/schema"
 )
 
@@ -23,6 +24,7 @@ const SchemaParam = "_powersync_schema"
 
 func init() {
 	sql.Register(DriverName, &Driver{})
+	syncop.Register(setSyncOperation)
 }
 
 // Driver is the "powersync" database/sql driver. Use it through sql.Open, or

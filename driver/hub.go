@@ -125,11 +125,12 @@ func rawConn(c *sql.Conn, fn func(*conn) error) error {
 	return inner
 }
 
-// SetSyncOperation marks the connection as applying synced data (on) or not.
+// setSyncOperation marks the connection as applying synced data (on) or not.
 // While set, powersync_in_sync_operation() returns 1 and writes record no
-// upload entries, so the triggers of raw tables stay inert. The sync client
-// sets it around applying a checkpoint and clearing data.
-func SetSyncOperation(c *sql.Conn, on bool) error {
+// upload entries, so the triggers of raw tables stay inert. The sync engine
+// sets it around applying a checkpoint and clearing data, through
+// internal/syncop (registered in init).
+func setSyncOperation(c *sql.Conn, on bool) error {
 	return rawConn(c, func(pc *conn) error {
 		pc.st.inSync = on
 		return nil

@@ -10,7 +10,8 @@ import (
 	"slices"
 	"time"
 
-	"github.com/gopowersync/powersync/driver"
+	_ "github.com/gopowersync/powersync/driver" // registers the sync-operation flag (internal/syncop)
+	"github.com/gopowersync/powersync/internal/syncop"
 	"github.com/gopowersync/powersync/schema"
 	sqlite "modernc.org/sqlite"
 )
@@ -328,7 +329,7 @@ func (e *Engine) runLocked(ctx context.Context, kind callKind, fn func(c *call) 
 
 // setSyncOperation flags the connection as applying synced data, so that
 // powersync_in_sync_operation() is 1 and CRUD capture is suppressed.
-var setSyncOperation = driver.SetSyncOperation
+var setSyncOperation = syncop.Set
 
 func (c *call) enterSyncOperation() error {
 	if c.syncOpOn {
