@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/url"
 	"path/filepath"
@@ -35,6 +36,7 @@ var (
 	_ driver.Driver        = (*Driver)(nil)
 	_ driver.DriverContext = (*Driver)(nil)
 	_ driver.Connector     = (*Connector)(nil)
+	_ io.Closer            = (*Connector)(nil) // DB.Close releases the connector's state
 )
 
 // Open opens a connection. database/sql calls it; prefer OpenConnector.
@@ -223,6 +225,25 @@ func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
 	return pc, nil
 }
 
+// Close releases what the connector holds in the state shared by the
+// connections to its file. database/sql calls it from DB.Close once every
+// connection of the pool is closed; the connector may be used again
+// afterwards, and then checks the file's layout and applies its schema anew.
+func (c *Connector) Close() error {
+	fs := c.file
+	if fs == nil {
+		files.mu.Lock()
+		fs = files.m[c.path]
+		files.mu.Unlock()
+	}
+	if fs != nil {
+		fs.mu.Lock()
+		delete(fs.prepared, c)
+		fs.mu.Unlock()
+	}
+	return nil
+}
+
 // fileState returns the state shared by all connections to this connector's
 // file, creating it on first use.
 func (c *Connector) fileState() *fileState {
@@ -255,7 +276,7 @@ type fileState struct {
 	mu       sync.Mutex // guards the fields below
 	client   string
 	schema   *schema.Schema
-	prepared map[*Connector]bool // connectors whose schema was applied
+	prepared map[*Connector]bool // open connectors whose schema was applied (Close removes them)
 }
 
 func newFileState() *fileState {
