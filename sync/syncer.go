@@ -76,7 +76,17 @@ type session struct {
 // an unshared handle on Windows; other systems, and file systems without
 // flock, only get the in-process check); the file is left in place. An
 // in-memory database is never held.
+//
+// New reads the database (its file name and the stored sync state) without
+// a deadline; [NewContext] bounds those reads by a context.
 func New(db *sql.DB, c Connector, opts ...Option) (*Syncer, error) {
+	return NewContext(context.Background(), db, c, opts...)
+}
+
+// NewContext is [New] with ctx bounding the reads New makes: the database
+// file's name (to hold the file) and the stored sync state the status
+// starts from. ctx is not kept: it does not bound the Syncer's life.
+func NewContext(ctx context.Context, db *sql.DB, c Connector, opts ...Option) (*Syncer, error) {
 	if db == nil {
 		return nil, errors.New("powersync: new syncer: nil database")
 	}
@@ -87,7 +97,7 @@ func New(db *sql.DB, c Connector, opts ...Option) (*Syncer, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	guard, err := acquireFileGuard(context.Background(), db)
+	guard, err := acquireFileGuard(ctx, db)
 	if err != nil {
 		return nil, err
 	}
@@ -113,7 +123,7 @@ func New(db *sql.DB, c Connector, opts ...Option) (*Syncer, error) {
 	if s.o.changes == nil {
 		s.o.changes = defaultChangeSource
 	}
-	if err := s.reloadOfflineStatus(context.Background()); err != nil {
+	if err := s.reloadOfflineStatus(ctx); err != nil {
 		guard.release()
 		return nil, err
 	}
