@@ -476,7 +476,7 @@ func readLine(br *bufio.Reader, max int) ([]byte, error) {
 	for {
 		frag, err := br.ReadSlice('\n')
 		if len(buf)+len(frag) > max+2 {
-			return nil, fmt.Errorf("powersync: sync line longer than %d bytes", max)
+			return nil, fmt.Errorf("%w: sync line longer than %d bytes", ErrProtocol, max)
 		}
 		buf = append(buf, frag...)
 		switch {
@@ -512,10 +512,10 @@ func readBSONDocument(br *bufio.Reader, max int) ([]byte, error) {
 	}
 	n := int64(int32(binary.LittleEndian.Uint32(hdr[:])))
 	if n < 5 {
-		return nil, fmt.Errorf("powersync: invalid BSON document length %d", n)
+		return nil, fmt.Errorf("%w: invalid BSON document length %d", ErrProtocol, n)
 	}
 	if n > int64(max) {
-		return nil, fmt.Errorf("powersync: BSON document longer than %d bytes", max)
+		return nil, fmt.Errorf("%w: BSON document longer than %d bytes", ErrProtocol, max)
 	}
 	doc := make([]byte, n)
 	copy(doc, hdr[:])
