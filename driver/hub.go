@@ -4,9 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"maps"
 	"sync"
+
+	"github.com/gopowersync/powersync/internal/pserr"
 )
 
 // Hub fans out the names of the tables that committed transactions changed,
@@ -103,7 +104,7 @@ func HubOf(ctx context.Context, db *sql.DB) (*Hub, error) {
 func withConn(ctx context.Context, db *sql.DB, fn func(*conn) error) error {
 	c, err := db.Conn(ctx)
 	if err != nil {
-		return fmt.Errorf("powersync: %w", err)
+		return pserr.Errorf("powersync: %w", err)
 	}
 	defer c.Close()
 	return rawConn(c, fn)

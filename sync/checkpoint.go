@@ -13,6 +13,7 @@ import (
 	"strconv"
 	gosync "sync"
 
+	"github.com/gopowersync/powersync/internal/pserr"
 	"github.com/gopowersync/powersync/internal/synccore"
 )
 
@@ -38,7 +39,7 @@ func (s *Syncer) createWriteCheckpoint(ctx context.Context, sess *session) (stri
 	}
 	id, err := opIDText(body.Data.WriteCheckpoint)
 	if err != nil {
-		return "", fmt.Errorf("powersync: %s: %w", op, err)
+		return "", pserr.Errorf("powersync: %s: %w", op, err)
 	}
 	return id, nil
 }
@@ -53,13 +54,13 @@ func (s *Syncer) serviceJSON(ctx context.Context, op, method, path string, in, o
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
-			return fmt.Errorf("powersync: %s: %w", op, err)
+			return pserr.Errorf("powersync: %s: %w", op, err)
 		}
 		rd = bytes.NewReader(b)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, creds.endpoint(path), rd)
 	if err != nil {
-		return fmt.Errorf("powersync: %s: %w", op, err)
+		return pserr.Errorf("powersync: %s: %w", op, err)
 	}
 	s.setHeaders(req, creds)
 	if in != nil {
@@ -81,7 +82,7 @@ func (s *Syncer) serviceJSON(ctx context.Context, op, method, path string, in, o
 		if errors.Is(err, ErrResponseTimeout) {
 			return err
 		}
-		return fmt.Errorf("powersync: %s: decode response: %w", op, err)
+		return pserr.Errorf("powersync: %s: decode response: %w", op, err)
 	}
 	return nil
 }
@@ -125,7 +126,7 @@ func (s *Syncer) updateLocalTarget(ctx context.Context, sess *session) (bool, er
 }
 
 // checkpointRequests is the per-connection state of checkpoint-request mode
-// (client-algorithms.md §10.2).
+// (docs/upload.md, "Write checkpoints").
 type checkpointRequests struct {
 	mu     gosync.Mutex  // guards the fields below
 	ready  chan struct{} // closed once the counter was seeded on this connection
@@ -174,7 +175,7 @@ func (s *Syncer) postCheckpointRequest(ctx context.Context, r synccore.Checkpoin
 	}
 	id, err := opIDText(body.Data.ID)
 	if err != nil {
-		return "", fmt.Errorf("powersync: %s: %w", op, err)
+		return "", pserr.Errorf("powersync: %s: %w", op, err)
 	}
 	return id, nil
 }

@@ -4,9 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"time"
 
+	"github.com/gopowersync/powersync/internal/pserr"
 	"github.com/gopowersync/powersync/internal/synccore"
 )
 
@@ -74,14 +74,14 @@ SELECT id, tx_id, data, ?, ? FROM ps_crud WHERE id = ?`, why, now, e.ClientID); 
 func RejectedCrud(ctx context.Context, db *sql.DB) ([]RejectedEntry, error) {
 	var exists int
 	if err := db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?)`, rejectedTable).Scan(&exists); err != nil {
-		return nil, fmt.Errorf("powersync: list rejected entries: %w", err)
+		return nil, pserr.Errorf("powersync: list rejected entries: %w", err)
 	}
 	if exists == 0 {
 		return nil, nil
 	}
 	rows, err := db.QueryContext(ctx, `SELECT id, tx_id, data, reason, rejected_at FROM `+rejectedTable+` ORDER BY id`)
 	if err != nil {
-		return nil, fmt.Errorf("powersync: list rejected entries: %w", err)
+		return nil, pserr.Errorf("powersync: list rejected entries: %w", err)
 	}
 	defer rows.Close()
 	var out []RejectedEntry
@@ -93,7 +93,7 @@ func RejectedCrud(ctx context.Context, db *sql.DB) ([]RejectedEntry, error) {
 			reason string
 		)
 		if err := rows.Scan(&id, &tx, &data, &reason, &at); err != nil {
-			return nil, fmt.Errorf("powersync: list rejected entries: %w", err)
+			return nil, pserr.Errorf("powersync: list rejected entries: %w", err)
 		}
 		e, err := parseCrudEntry(id, tx, data)
 		if err != nil {
@@ -102,7 +102,7 @@ func RejectedCrud(ctx context.Context, db *sql.DB) ([]RejectedEntry, error) {
 		out = append(out, RejectedEntry{Entry: e, Reason: reason, RejectedAt: time.UnixMicro(at)})
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("powersync: list rejected entries: %w", err)
+		return nil, pserr.Errorf("powersync: list rejected entries: %w", err)
 	}
 	return out, nil
 }

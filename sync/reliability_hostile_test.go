@@ -216,6 +216,9 @@ func TestReliabilityHostileLines(t *testing.T) {
 			if err := st.DownloadError; tt.wantErr && err != nil && errors.Is(err, ErrProtocol) == tt.notProtocol {
 				t.Errorf("download error %q: errors.Is(err, ErrProtocol) = %v", err, !tt.notProtocol)
 			}
+			if err := st.DownloadError; err != nil && strings.Count(err.Error(), "powersync:") != 1 {
+				t.Errorf("download error %q does not say \"powersync:\" once", err)
+			}
 			if !tt.wantErr && st.DownloadError != nil {
 				t.Errorf("unexpected download error: %v", st.DownloadError)
 			}

@@ -4,13 +4,13 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"iter"
 	"log/slog"
 	"net/http"
 	"runtime"
 	gosync "sync"
 
+	"github.com/gopowersync/powersync/internal/pserr"
 	"github.com/gopowersync/powersync/internal/synccore"
 )
 
@@ -253,7 +253,7 @@ func (s *Syncer) stopLocked(ctx context.Context) error {
 		select {
 		case <-sess.done:
 		case <-ctx.Done():
-			return fmt.Errorf("powersync: disconnect: connection still stopping: %w", ctx.Err())
+			return pserr.Errorf("powersync: disconnect: connection still stopping: %w", ctx.Err())
 		}
 	}
 	s.mu.Lock()
@@ -313,7 +313,7 @@ func (s *Syncer) DisconnectAndClear(ctx context.Context, opts ClearOptions) erro
 // calls return [ErrClosed]; Statuses iterators end. Close is idempotent.
 func (s *Syncer) Close() error {
 	ctx := context.Background()
-	_ = s.lock(ctx)
+	_ = s.lock(ctx) // cannot fail: ctx never ends
 	defer s.unlock()
 	s.mu.Lock()
 	already := s.closed
@@ -367,7 +367,7 @@ func (s *Syncer) WaitForFirstSyncPriority(ctx context.Context, p int) error {
 func ClientID(ctx context.Context, db *sql.DB) (string, error) {
 	var id string
 	if err := db.QueryRowContext(ctx, `SELECT value FROM ps_kv WHERE key = 'client_id'`).Scan(&id); err != nil {
-		return "", fmt.Errorf("powersync: read client id: %w", err)
+		return "", pserr.Errorf("powersync: read client id: %w", err)
 	}
 	return id, nil
 }

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+
+	"github.com/gopowersync/powersync/internal/pserr"
 )
 
 func readKVInt(ctx context.Context, q Querier, key string) (int64, bool, error) {
@@ -14,14 +16,14 @@ func readKVInt(ctx context.Context, q Querier, key string) (int64, bool, error) 
 		return 0, false, nil
 	}
 	if err != nil {
-		return 0, false, fmt.Errorf("powersync: read %s: %w", key, err)
+		return 0, false, pserr.Errorf("powersync: read %s: %w", key, err)
 	}
 	return v.Int64, v.Valid, nil
 }
 
 func writeKVInt(ctx context.Context, q Querier, key string, v int64) error {
 	if _, err := q.ExecContext(ctx, "INSERT OR REPLACE INTO ps_kv(key, value) VALUES (?, ?)", key, v); err != nil {
-		return fmt.Errorf("powersync: write %s: %w", key, err)
+		return pserr.Errorf("powersync: write %s: %w", key, err)
 	}
 	return nil
 }
@@ -30,7 +32,7 @@ func clientID(ctx context.Context, q Querier) (string, error) {
 	var id string
 	err := q.QueryRowContext(ctx, "SELECT value FROM ps_kv WHERE key = 'client_id'").Scan(&id)
 	if err != nil {
-		return "", fmt.Errorf("powersync: read client_id: %w", err)
+		return "", pserr.Errorf("powersync: read client_id: %w", err)
 	}
 	return id, nil
 }
@@ -38,7 +40,7 @@ func clientID(ctx context.Context, q Querier) (string, error) {
 func (c *call) localBuckets() ([]bucketRequest, error) {
 	rows, err := c.tx.QueryContext(c.ctx, "SELECT name, last_op FROM ps_buckets WHERE pending_delete = 0")
 	if err != nil {
-		return nil, fmt.Errorf("powersync: read buckets: %w", err)
+		return nil, pserr.Errorf("powersync: read buckets: %w", err)
 	}
 	defer rows.Close()
 	var out []bucketRequest
@@ -184,7 +186,7 @@ func SetTargetCheckpointRequestID(ctx context.Context, q Querier, id int64) (pre
 		err = writeKVInt(ctx, q, keyTarget, id)
 	}
 	if err != nil {
-		return 0, false, fmt.Errorf("powersync: set target checkpoint: %w", err)
+		return 0, false, pserr.Errorf("powersync: set target checkpoint: %w", err)
 	}
 	return prev, hadPrev, nil
 }
@@ -196,13 +198,13 @@ func SetTargetCheckpointRequestID(ctx context.Context, q Querier, id int64) (pre
 // transaction.
 func CompleteCrud(ctx context.Context, tx *sql.Tx, lastID int64, writeCheckpoint *int64) error {
 	if _, err := tx.ExecContext(ctx, "DELETE FROM ps_crud WHERE id <= ?", lastID); err != nil {
-		return fmt.Errorf("powersync: complete crud: %w", err)
+		return pserr.Errorf("powersync: complete crud: %w", err)
 	}
 	target := int64(MaxOpID)
 	if writeCheckpoint != nil {
 		var empty bool
 		if err := tx.QueryRowContext(ctx, "SELECT NOT EXISTS(SELECT 1 FROM ps_crud)").Scan(&empty); err != nil {
-			return fmt.Errorf("powersync: complete crud: %w", err)
+			return pserr.Errorf("powersync: complete crud: %w", err)
 		}
 		if empty {
 			target = *writeCheckpoint
@@ -226,7 +228,7 @@ func WriteCheckpointNeeded(ctx context.Context, q Querier) (seq int64, needed bo
 		return 0, false, nil
 	}
 	if err != nil {
-		return 0, false, fmt.Errorf("powersync: read crud sequence: %w", err)
+		return 0, false, pserr.Errorf("powersync: read crud sequence: %w", err)
 	}
 	return seq, true, nil
 }
@@ -238,14 +240,14 @@ func WriteCheckpointNeeded(ctx context.Context, q Querier) (seq int64, needed bo
 func CommitWriteCheckpoint(ctx context.Context, tx *sql.Tx, seqBefore, id int64) (bool, error) {
 	var pending bool
 	if err := tx.QueryRowContext(ctx, "SELECT EXISTS(SELECT 1 FROM ps_crud)").Scan(&pending); err != nil {
-		return false, fmt.Errorf("powersync: commit write checkpoint: %w", err)
+		return false, pserr.Errorf("powersync: commit write checkpoint: %w", err)
 	}
 	if pending {
 		return false, nil
 	}
 	var seq int64
 	if err := tx.QueryRowContext(ctx, "SELECT seq FROM sqlite_sequence WHERE name = 'ps_crud'").Scan(&seq); err != nil {
-		return false, fmt.Errorf("powersync: commit write checkpoint: %w", err)
+		return false, pserr.Errorf("powersync: commit write checkpoint: %w", err)
 	}
 	if seq != seqBefore {
 		return false, nil
