@@ -78,9 +78,10 @@
 // replay the core's commands through them.
 //
 //   - Checkpoint requests: CurrentCheckpointRequestID,
-//     SeedCheckpointRequests and AllocateCheckpointRequestID (the
-//     Engine's SeedCheckpointRequestID and NextCheckpointRequestID add the
-//     per-iteration seeding check the core makes).
+//     SeedCheckpointRequests and AllocateCheckpointRequestID. The core also
+//     refuses to allocate before the counter was seeded on the current
+//     connection; the Syncer keeps that state itself, and the tests add the
+//     check (checkpointreq_test.go).
 //   - The local-write gate: TargetCheckpointRequestID and
 //     SetTargetCheckpointRequestID; CompleteCrud, WriteCheckpointNeeded and
 //     CommitWriteCheckpoint build the upload side on them;

@@ -181,7 +181,6 @@ func (e *Engine) runWith(ctx context.Context, needIteration bool, kind callKind,
 	out, err := e.runLocked(ctx, kind, fn)
 	if err != nil && needIteration && !isRetryable(err) {
 		e.it = nil
-		e.seed = false
 	}
 	return out, err
 }
@@ -329,7 +328,6 @@ func (e *Engine) runLocked(ctx context.Context, kind callKind, fn func(c *call) 
 	}
 	if c.endIt {
 		e.it = nil
-		e.seed = false
 	}
 	return c.out, nil
 }
@@ -352,7 +350,7 @@ func (c *call) enterSyncOperation() error {
 // Start begins a sync iteration ('start'), tearing down an active one.
 func (e *Engine) Start(ctx context.Context, req StartRequest) ([]Instruction, error) {
 	e.mu.Lock()
-	e.it, e.seed = nil, false
+	e.it = nil
 	e.mu.Unlock()
 	it := &iteration{req: req, activeStreams: slices.Clone(req.ActiveStreams), connecting: true}
 	it.rawTables = make(map[string]*schema.RawTable, len(req.RawTables))

@@ -74,49 +74,12 @@ func (c *call) initialCheckpointRequestID() (int64, error) {
 	return id, nil
 }
 
-// SeedCheckpointRequestID stores the checkpoint request id the service
-// echoed for this connection ('seed_checkpoint_request_id'). It needs an
-// active iteration; id must be positive.
-func (e *Engine) SeedCheckpointRequestID(ctx context.Context, id int64) error {
-	if id <= 0 {
-		return fmt.Errorf("%w: checkpoint request id must be a positive integer", ErrArgument)
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.it == nil {
-		return errNoIteration
-	}
-	_, err := e.runLocked(ctx, callKind{}, func(c *call) error { return SeedCheckpointRequests(ctx, c.tx, id) })
-	if err == nil {
-		e.seed = true
-	}
-	return err
-}
-
-// NextCheckpointRequestID allocates the next checkpoint request id
-// ('next_checkpoint_request_id'). The counter must have been seeded in the
-// active iteration.
-func (e *Engine) NextCheckpointRequestID(ctx context.Context) (int64, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.it == nil {
-		return 0, errNoIteration
-	}
-	if !e.seed {
-		return 0, fmt.Errorf("%w: Checkpoint request state has not been seeded", ErrState)
-	}
-	var next int64
-	_, err := e.runLocked(ctx, callKind{}, func(c *call) (err error) {
-		next, err = AllocateCheckpointRequestID(ctx, c.tx)
-		return err
-	})
-	return next, err
-}
-
 // SeedCheckpointRequests stores id, the checkpoint request id the service
 // answered for a connection, as the last allocated one: the storage half of
-// 'seed_checkpoint_request_id', for callers that track the seeding
-// themselves. id must be positive.
+// 'seed_checkpoint_request_id'. The core also refuses to allocate an id
+// before the counter was seeded on the current connection; the Syncer
+// keeps that state itself (it waits instead of failing). id must be
+// positive.
 func SeedCheckpointRequests(ctx context.Context, q Querier, id int64) error {
 	if id <= 0 {
 		return fmt.Errorf("%w: checkpoint request id must be a positive integer", ErrArgument)
