@@ -8,26 +8,27 @@ import (
 	"maps"
 	"strings"
 
+	"github.com/gopowersync/powersync/internal/pserr"
 	"github.com/gopowersync/powersync/schema"
 )
 
 // applySchema makes the database match s, as the core's
-// powersync_replace_schema does (spec: schema.md §8): data tables are created
+// powersync_replace_schema does (docs/storage.md, "Data tables and views"): data tables are created
 // or set aside, indexes and views with their triggers are created, replaced or
 // dropped, and whatever is already as wanted is left alone, so applying the
 // same schema twice changes nothing. It runs in the caller's transaction.
 func applySchema(ctx context.Context, tx *sql.Tx, s *schema.Schema, log *slog.Logger) error {
 	if err := s.Validate(); err != nil {
-		return fmt.Errorf("powersync: apply schema: %w", err)
+		return pserr.Errorf("powersync: apply schema: %w", err)
 	}
 	if err := applyTables(ctx, tx, s, log); err != nil {
-		return fmt.Errorf("powersync: apply schema: %w", err)
+		return pserr.Errorf("powersync: apply schema: %w", err)
 	}
 	if err := applyIndexes(ctx, tx, s); err != nil {
-		return fmt.Errorf("powersync: apply schema: %w", err)
+		return pserr.Errorf("powersync: apply schema: %w", err)
 	}
 	if err := applyViews(ctx, tx, s, log); err != nil {
-		return fmt.Errorf("powersync: apply schema: %w", err)
+		return pserr.Errorf("powersync: apply schema: %w", err)
 	}
 	return nil
 }

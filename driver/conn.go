@@ -149,7 +149,11 @@ func (c *conn) claimMissedTx(ctx context.Context, captures bool, claimsBefore ui
 	default:
 		q = `UPDATE ps_tx SET next_tx = next_tx + 1 WHERE id = 1 AND powersync_tx_claim(0, next_tx)`
 	}
-	_, _ = c.inner().ExecContext(ctx, q, nil)
+	if _, err := c.inner().ExecContext(ctx, q, nil); err != nil {
+		// The statement's own result stands; only the grouping of later
+		// upload entries by transaction can be off.
+		st.log.Warn("powersync: claim a transaction id for a statement that recorded no upload entry", "err", err)
+	}
 	c.flush()
 }
 

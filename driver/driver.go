@@ -5,12 +5,15 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/url"
 	"path/filepath"
 	"strings"
 	"sync"
 
+	"github.com/gopowersync/powersync/internal/pserr"
+	"github.com/gopowersync/powersync/internal/syncop"
 	"github.com/gopowersync/powersync/schema"
 )
 
@@ -23,6 +26,7 @@ const SchemaParam = "_powersync_schema"
 
 func init() {
 	sql.Register(DriverName, &Driver{})
+	syncop.Register(setSyncOperation)
 }
 
 // Driver is the "powersync" database/sql driver. Use it through sql.Open, or
@@ -33,6 +37,7 @@ var (
 	_ driver.Driver        = (*Driver)(nil)
 	_ driver.DriverContext = (*Driver)(nil)
 	_ driver.Connector     = (*Connector)(nil)
+	_ io.Closer            = (*Connector)(nil) // DB.Close releases the connector's state
 )
 
 // Open opens a connection. database/sql calls it; prefer OpenConnector.
@@ -84,7 +89,8 @@ func WithSchema(s *schema.Schema) Option {
 }
 
 // WithLogger sets the logger for the driver's own messages (schema changes,
-// upgrades). The default discards them.
+// upgrades, and bookkeeping failures that do not fail the statement that
+// caused them). The default discards them.
 func WithLogger(l *slog.Logger) Option {
 	return func(c *Connector) {
 		if l != nil {
@@ -118,7 +124,7 @@ func NewConnector(dsn string, opts ...Option) (*Connector, error) {
 	name, query, _ := strings.Cut(dsn, "?")
 	params, err := url.ParseQuery(query)
 	if err != nil {
-		return nil, fmt.Errorf("powersync: parse DSN: %w", err)
+		return nil, pserr.Errorf("powersync: parse DSN: %w", err)
 	}
 	if sn := params.Get(SchemaParam); sn != "" {
 		s, ok := registeredSchema(sn)
@@ -198,7 +204,7 @@ func (c *Connector) Driver() driver.Driver { return &Driver{} }
 // upgrades the internal tables and applies the schema.
 func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
 	fs := c.fileState()
-	st := &connState{file: fs, readOnlyDB: c.readOnly}
+	st := &connState{file: fs, readOnlyDB: c.readOnly, log: c.logger}
 	s, err := acquireSlot(st)
 	if err != nil {
 		return nil, err
@@ -206,7 +212,7 @@ func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
 	raw, err := s.drv.Open(c.dsn)
 	if err != nil {
 		releaseSlot(s)
-		return nil, fmt.Errorf("powersync: open %s: %w", c.dsn, err)
+		return nil, pserr.Errorf("powersync: open %s: %w", c.dsn, err)
 	}
 	pc, err := newConn(raw, s, st)
 	if err != nil {
@@ -219,6 +225,25 @@ func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
 		return nil, err
 	}
 	return pc, nil
+}
+
+// Close releases what the connector holds in the state shared by the
+// connections to its file. database/sql calls it from DB.Close once every
+// connection of the pool is closed; the connector may be used again
+// afterwards, and then checks the file's layout and applies its schema anew.
+func (c *Connector) Close() error {
+	fs := c.file
+	if fs == nil {
+		files.mu.Lock()
+		fs = files.m[c.path]
+		files.mu.Unlock()
+	}
+	if fs != nil {
+		fs.mu.Lock()
+		delete(fs.prepared, c)
+		fs.mu.Unlock()
+	}
+	return nil
 }
 
 // fileState returns the state shared by all connections to this connector's
@@ -253,7 +278,7 @@ type fileState struct {
 	mu       sync.Mutex // guards the fields below
 	client   string
 	schema   *schema.Schema
-	prepared map[*Connector]bool // connectors whose schema was applied
+	prepared map[*Connector]bool // open connectors whose schema was applied (Close removes them)
 }
 
 func newFileState() *fileState {
@@ -303,7 +328,7 @@ func (f *fileState) prepare(ctx context.Context, pc *conn, c *Connector) error {
 	// Refuse an unusable file before anything writes to it.
 	version, err := layoutVersion(ctx, db)
 	if err != nil {
-		return fmt.Errorf("powersync: open: %w", err)
+		return pserr.Errorf("powersync: open: %w", err)
 	}
 	if err := checkLayout(version); err != nil {
 		return err
@@ -313,12 +338,12 @@ func (f *fileState) prepare(ctx context.Context, pc *conn, c *Connector) error {
 	}
 	if c.setWAL {
 		if _, err := db.ExecContext(ctx, `PRAGMA journal_mode=WAL`); err != nil {
-			return fmt.Errorf("powersync: open: enable WAL: %w", err)
+			return pserr.Errorf("powersync: open: enable WAL: %w", err)
 		}
 	}
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("powersync: open: %w", err)
+		return pserr.Errorf("powersync: open: %w", err)
 	}
 	defer tx.Rollback()
 	if err := migrate(ctx, tx); err != nil {
@@ -331,10 +356,10 @@ func (f *fileState) prepare(ctx context.Context, pc *conn, c *Connector) error {
 	}
 	var id string
 	if err := tx.QueryRowContext(ctx, `SELECT ifnull((SELECT value FROM ps_kv WHERE key = 'client_id'), '')`).Scan(&id); err != nil {
-		return fmt.Errorf("powersync: read client id: %w", err)
+		return pserr.Errorf("powersync: read client id: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("powersync: open: %w", err)
+		return pserr.Errorf("powersync: open: %w", err)
 	}
 	f.mu.Lock()
 	f.client = id
@@ -355,7 +380,7 @@ func (f *fileState) prepareReadOnly(ctx context.Context, db *sql.DB, c *Connecto
 	}
 	var id string
 	if err := db.QueryRowContext(ctx, `SELECT ifnull((SELECT value FROM ps_kv WHERE key = 'client_id'), '')`).Scan(&id); err != nil {
-		return fmt.Errorf("powersync: read client id: %w", err)
+		return pserr.Errorf("powersync: read client id: %w", err)
 	}
 	f.mu.Lock()
 	if f.client == "" {
@@ -398,7 +423,7 @@ func UpdateSchema(ctx context.Context, db *sql.DB, s *schema.Schema) error {
 		defer sdb.Close()
 		tx, err := sdb.BeginTx(ctx, nil)
 		if err != nil {
-			return fmt.Errorf("powersync: update schema: %w", err)
+			return pserr.Errorf("powersync: update schema: %w", err)
 		}
 		defer tx.Rollback()
 		if err := migrate(ctx, tx); err != nil {
@@ -408,7 +433,7 @@ func UpdateSchema(ctx context.Context, db *sql.DB, s *schema.Schema) error {
 			return err
 		}
 		if err := tx.Commit(); err != nil {
-			return fmt.Errorf("powersync: update schema: %w", err)
+			return pserr.Errorf("powersync: update schema: %w", err)
 		}
 		pc.st.file.mu.Lock()
 		pc.st.file.schema = s

@@ -628,3 +628,50 @@ func TestInsertOrIgnoreExistingRowQueuesNothing(t *testing.T) {
 		t.Errorf("ps_crud =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// TestConnectorCloseReleasesState: every connector of a file adds to the
+// file's shared state, and DB.Close (through Connector.Close) takes it out
+// again, so opening and closing databases does not grow the process.
+func TestConnectorCloseReleasesState(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "app.db")
+	var conns []*psdriver.Connector
+	for range 3 {
+		c, err := psdriver.NewConnector(path, psdriver.WithSchema(todoSchema()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		db := sql.OpenDB(c)
+		if err := db.PingContext(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+		if got := psdriver.PreparedConnectors(c); got != len(conns) {
+			t.Fatalf("after opening %d databases: %d connectors hold state", len(conns), got)
+		}
+		if len(conns) == 3 {
+			db.Close()
+			if got := psdriver.PreparedConnectors(c); got != 2 {
+				t.Errorf("after DB.Close: %d connectors hold state, want 2", got)
+			}
+		} else {
+			t.Cleanup(func() { db.Close() })
+		}
+	}
+	for _, c := range conns[:2] {
+		if err := c.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := psdriver.PreparedConnectors(conns[0]); got != 0 {
+		t.Errorf("after closing every connector: %d hold state", got)
+	}
+	// A closed connector still works: it prepares the file again.
+	db := sql.OpenDB(conns[0])
+	defer db.Close()
+	if _, err := db.ExecContext(t.Context(), `INSERT INTO todos(id, description) VALUES ('a', 'x')`); err != nil {
+		t.Fatal(err)
+	}
+	if got := psdriver.PreparedConnectors(conns[0]); got != 1 {
+		t.Errorf("after reusing a closed connector: %d hold state, want 1", got)
+	}
+}

@@ -15,3 +15,12 @@ func WriteWaiters(ctx context.Context, db *sql.DB) (int, error) {
 	})
 	return n, err
 }
+
+// PreparedConnectors returns how many connectors of the file behind c hold
+// per-connector state, so that tests can see Close release it.
+func PreparedConnectors(c *Connector) int {
+	fs := c.fileState()
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	return len(fs.prepared)
+}

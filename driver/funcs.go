@@ -5,10 +5,12 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 
 	"github.com/google/uuid"
+	"github.com/gopowersync/powersync/internal/pserr"
 	"modernc.org/sqlite"
 )
 
@@ -22,6 +24,7 @@ const coreVersion = "0.5.3/gosqlite"
 // from two goroutines at once, so the fields used only there need no lock.
 type connState struct {
 	file *fileState
+	log  *slog.Logger // the connector's logger (WithLogger)
 
 	// Transaction-scoped CRUD bookkeeping, reset by the commit and rollback
 	// hooks. txID is the ps_tx id claimed by the transaction's first upload
@@ -177,7 +180,7 @@ func (s *slot) register() error {
 			Scalar:        f.impl,
 		})
 		if err != nil {
-			return fmt.Errorf("powersync: register %s: %w", f.name, err)
+			return pserr.Errorf("powersync: register %s: %w", f.name, err)
 		}
 	}
 	return nil

@@ -4,9 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"maps"
 	"sync"
+
+	"github.com/gopowersync/powersync/internal/pserr"
 )
 
 // Hub fans out the names of the tables that committed transactions changed,
@@ -103,7 +104,7 @@ func HubOf(ctx context.Context, db *sql.DB) (*Hub, error) {
 func withConn(ctx context.Context, db *sql.DB, fn func(*conn) error) error {
 	c, err := db.Conn(ctx)
 	if err != nil {
-		return fmt.Errorf("powersync: %w", err)
+		return pserr.Errorf("powersync: %w", err)
 	}
 	defer c.Close()
 	return rawConn(c, fn)
@@ -125,11 +126,12 @@ func rawConn(c *sql.Conn, fn func(*conn) error) error {
 	return inner
 }
 
-// SetSyncOperation marks the connection as applying synced data (on) or not.
+// setSyncOperation marks the connection as applying synced data (on) or not.
 // While set, powersync_in_sync_operation() returns 1 and writes record no
-// upload entries, so the triggers of raw tables stay inert. The sync client
-// sets it around applying a checkpoint and clearing data.
-func SetSyncOperation(c *sql.Conn, on bool) error {
+// upload entries, so the triggers of raw tables stay inert. The sync engine
+// sets it around applying a checkpoint and clearing data, through
+// internal/syncop (registered in init).
+func setSyncOperation(c *sql.Conn, on bool) error {
 	return rawConn(c, func(pc *conn) error {
 		pc.st.inSync = on
 		return nil

@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+
+	"github.com/gopowersync/powersync/internal/pserr"
 )
 
 // LayoutVersion is the version of the internal tables this driver keeps: the
@@ -35,7 +37,7 @@ type migrationRow struct {
 func migrationRows() ([]migrationRow, error) {
 	var rows []migrationRow
 	if err := json.Unmarshal(migrationRowsJSON, &rows); err != nil {
-		return nil, fmt.Errorf("powersync: embedded migrations: %w", err)
+		return nil, pserr.Errorf("powersync: embedded migrations: %w", err)
 	}
 	return rows, nil
 }
@@ -161,7 +163,7 @@ func checkLayout(version int) error {
 func migrate(ctx context.Context, tx *sql.Tx) error {
 	version, err := layoutVersion(ctx, tx)
 	if err != nil {
-		return fmt.Errorf("powersync: read layout version: %w", err)
+		return pserr.Errorf("powersync: read layout version: %w", err)
 	}
 	if version == LayoutVersion {
 		return nil
@@ -183,7 +185,7 @@ func migrate(ctx context.Context, tx *sql.Tx) error {
 		}
 		for _, stmt := range createInternalTables {
 			if _, err := tx.ExecContext(ctx, stmt); err != nil {
-				return fmt.Errorf("powersync: create internal tables: %w", err)
+				return pserr.Errorf("powersync: create internal tables: %w", err)
 			}
 		}
 		return insertMigrationRows(ctx, tx, rows, 0)
@@ -198,13 +200,13 @@ func migrate(ctx context.Context, tx *sql.Tx) error {
 	}
 	for _, name := range triggers {
 		if _, err := tx.ExecContext(ctx, `DROP TRIGGER `+quoteIdent(name)); err != nil {
-			return fmt.Errorf("powersync: upgrade layout: %w", err)
+			return pserr.Errorf("powersync: upgrade layout: %w", err)
 		}
 	}
 	for v := version + 1; v <= LayoutVersion; v++ {
 		for _, stmt := range upgradeSteps[v] {
 			if _, err := tx.ExecContext(ctx, stmt); err != nil {
-				return fmt.Errorf("powersync: upgrade layout to version %d: %w", v, err)
+				return pserr.Errorf("powersync: upgrade layout to version %d: %w", v, err)
 			}
 		}
 	}
@@ -217,7 +219,7 @@ func insertMigrationRows(ctx context.Context, tx *sql.Tx, rows []migrationRow, a
 			continue
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO ps_migration(id, down_migrations) VALUES(?, ?)`, r.ID, r.DownMigrations); err != nil {
-			return fmt.Errorf("powersync: record layout version %d: %w", r.ID, err)
+			return pserr.Errorf("powersync: record layout version %d: %w", r.ID, err)
 		}
 	}
 	return nil

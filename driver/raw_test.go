@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	psdriver "github.com/gopowersync/powersync/driver"
+	"github.com/gopowersync/powersync/internal/syncop"
 	"github.com/gopowersync/powersync/schema"
 )
 
@@ -32,13 +33,13 @@ func TestRawTableTriggers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := psdriver.SetSyncOperation(conn, true); err != nil {
+	if err := syncop.Set(conn, true); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := conn.ExecContext(ctx, `INSERT INTO local_users VALUES ('u2', 'b@x', 'synced', 0)`); err != nil {
 		t.Fatal(err)
 	}
-	psdriver.SetSyncOperation(conn, false)
+	syncop.Set(conn, false)
 	conn.Close()
 
 	// As with the core's own triggers, the update of a local-only column

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/gopowersync/powersync/internal/pserr"
 	"modernc.org/sqlite"
 )
 
@@ -272,7 +273,7 @@ func ReadTx(ctx context.Context, db *sql.DB, fn func(*sql.Tx) error) error {
 func runTx(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn func(*sql.Tx) error) (err error) {
 	tx, err := db.BeginTx(ctx, opts)
 	if err != nil {
-		return fmt.Errorf("powersync: begin: %w", err)
+		return pserr.Errorf("powersync: begin: %w", err)
 	}
 	done := false
 	defer func() {
@@ -283,13 +284,13 @@ func runTx(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn func(*sql.Tx
 	if err := fn(tx); err != nil {
 		done = true
 		if rerr := tx.Rollback(); rerr != nil && !errors.Is(rerr, sql.ErrTxDone) {
-			return errors.Join(err, fmt.Errorf("powersync: rollback: %w", rerr))
+			return errors.Join(err, pserr.Errorf("powersync: rollback: %w", rerr))
 		}
 		return err
 	}
 	done = true
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("powersync: commit: %w", err)
+		return pserr.Errorf("powersync: commit: %w", err)
 	}
 	return nil
 }

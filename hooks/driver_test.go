@@ -15,6 +15,7 @@ import (
 
 	"github.com/gopowersync/powersync/driver"
 	"github.com/gopowersync/powersync/hooks"
+	"github.com/gopowersync/powersync/internal/syncop"
 	"github.com/gopowersync/powersync/schema"
 
 	_ "modernc.org/sqlite"
@@ -167,10 +168,10 @@ func applyCheckpoint(t testing.TB, db *sql.DB, table string, n int) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	if err := driver.SetSyncOperation(conn, true); err != nil {
+	if err := syncop.Set(conn, true); err != nil {
 		t.Fatal(err)
 	}
-	defer driver.SetSyncOperation(conn, false)
+	defer syncop.Set(conn, false)
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		t.Fatal(err)

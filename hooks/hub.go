@@ -3,9 +3,9 @@ package hooks
 import (
 	"context"
 	"database/sql"
-	"fmt"
 
 	"github.com/gopowersync/powersync/driver"
+	"github.com/gopowersync/powersync/internal/pserr"
 )
 
 // subscribe subscribes to the committed changes of db through the driver's
@@ -13,7 +13,7 @@ import (
 func subscribe(ctx context.Context, db *sql.DB) (subscription, error) {
 	h, err := driver.HubOf(ctx, db)
 	if err != nil {
-		return nil, fmt.Errorf("powersync: listen for changes: %w", err)
+		return nil, pserr.Errorf("powersync: listen for changes: %w", err)
 	}
 	return hubSub{h.Subscribe()}, nil
 }

@@ -5,7 +5,7 @@ import (
 	"strings"
 )
 
-// Internal storage prefixes of PowerSync data tables (spec: schema.md §11).
+// Internal storage prefixes of PowerSync data tables (docs/storage.md, "Change notifications").
 const (
 	dataPrefix      = "ps_data__"
 	localDataPrefix = "ps_data_local__"

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+
+	"github.com/gopowersync/powersync/internal/pserr"
 )
 
 // QueryTables returns the tables query reads, as a watched query names them:
@@ -18,12 +20,12 @@ import (
 func QueryTables(ctx context.Context, db *sql.DB, query string, args ...any) ([]string, error) {
 	rows, err := db.QueryContext(ctx, "EXPLAIN "+query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("powersync: find tables of query: %w", err)
+		return nil, pserr.Errorf("powersync: find tables of query: %w", err)
 	}
 	defer rows.Close()
 	cols, err := rows.Columns()
 	if err != nil {
-		return nil, fmt.Errorf("powersync: find tables of query: %w", err)
+		return nil, pserr.Errorf("powersync: find tables of query: %w", err)
 	}
 	if len(cols) < 5 {
 		return nil, fmt.Errorf("powersync: find tables of query: EXPLAIN returned %d columns", len(cols))
@@ -47,7 +49,7 @@ func QueryTables(ctx context.Context, db *sql.DB, query string, args ...any) ([]
 	dest[opcodeCol], dest[p2Col], dest[p3Col] = &opcode, &p2, &p3
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
-			return nil, fmt.Errorf("powersync: find tables of query: %w", err)
+			return nil, pserr.Errorf("powersync: find tables of query: %w", err)
 		}
 		// P3 is the database: 0 is main (temp and attached ones are not watched).
 		if (opcode == "OpenRead" || opcode == "ReopenIdx") && p3 == 0 && !slices.Contains(pages, p2) {
@@ -55,7 +57,7 @@ func QueryTables(ctx context.Context, db *sql.DB, query string, args ...any) ([]
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("powersync: find tables of query: %w", err)
+		return nil, pserr.Errorf("powersync: find tables of query: %w", err)
 	}
 	rows.Close()
 	if len(pages) == 0 {
@@ -63,19 +65,19 @@ func QueryTables(ctx context.Context, db *sql.DB, query string, args ...any) ([]
 	}
 	list, err := json.Marshal(pages)
 	if err != nil {
-		return nil, fmt.Errorf("powersync: find tables of query: %w", err)
+		return nil, pserr.Errorf("powersync: find tables of query: %w", err)
 	}
 	trows, err := db.QueryContext(ctx,
 		`SELECT DISTINCT tbl_name FROM sqlite_master WHERE rootpage IN (SELECT value FROM json_each(?))`, string(list))
 	if err != nil {
-		return nil, fmt.Errorf("powersync: find tables of query: %w", err)
+		return nil, pserr.Errorf("powersync: find tables of query: %w", err)
 	}
 	defer trows.Close()
 	var tables []string
 	for trows.Next() {
 		var name string
 		if err := trows.Scan(&name); err != nil {
-			return nil, fmt.Errorf("powersync: find tables of query: %w", err)
+			return nil, pserr.Errorf("powersync: find tables of query: %w", err)
 		}
 		if p, ok := PublicName(name); ok {
 			name = p
@@ -85,7 +87,7 @@ func QueryTables(ctx context.Context, db *sql.DB, query string, args ...any) ([]
 		}
 	}
 	if err := trows.Err(); err != nil {
-		return nil, fmt.Errorf("powersync: find tables of query: %w", err)
+		return nil, pserr.Errorf("powersync: find tables of query: %w", err)
 	}
 	slices.Sort(tables)
 	return tables, nil

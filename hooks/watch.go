@@ -8,6 +8,8 @@ import (
 	"iter"
 	"reflect"
 	"strings"
+
+	"github.com/gopowersync/powersync/internal/pserr"
 )
 
 // Mode selects which results a watched query reports.
@@ -165,12 +167,12 @@ func watchFuncWith[T any](ctx context.Context, db *sql.DB, w Watcher, tables []s
 func runQuery(ctx context.Context, db *sql.DB, query string, args []any) (*Result, error) {
 	rows, err := db.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("powersync: watch query: %w", err)
+		return nil, pserr.Errorf("powersync: watch query: %w", err)
 	}
 	defer rows.Close()
 	cols, err := rows.Columns()
 	if err != nil {
-		return nil, fmt.Errorf("powersync: watch query: %w", err)
+		return nil, pserr.Errorf("powersync: watch query: %w", err)
 	}
 	res := &Result{Columns: cols}
 	vals := make([]any, len(cols))
@@ -180,7 +182,7 @@ func runQuery(ctx context.Context, db *sql.DB, query string, args []any) (*Resul
 	}
 	for rows.Next() {
 		if err := rows.Scan(ptrs...); err != nil {
-			return nil, fmt.Errorf("powersync: watch query: %w", err)
+			return nil, pserr.Errorf("powersync: watch query: %w", err)
 		}
 		row := make(Row, len(cols))
 		for i, c := range cols {
@@ -189,7 +191,7 @@ func runQuery(ctx context.Context, db *sql.DB, query string, args []any) (*Resul
 		res.Rows = append(res.Rows, row)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("powersync: watch query: %w", err)
+		return nil, pserr.Errorf("powersync: watch query: %w", err)
 	}
 	return res, nil
 }

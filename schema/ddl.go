@@ -306,7 +306,7 @@ func writeManualPut(b *strings.Builder, typ, fragment string) {
 }
 
 // oldValues returns the expression of the previous values recorded for an
-// update or delete (spec: include_old), or "" when they are not tracked.
+// update or delete (the table's include_old), or "" when they are not tracked.
 func oldValues(columns []string, track *TrackPreviousValues, update bool) string {
 	if track == nil {
 		return ""

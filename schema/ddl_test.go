@@ -9,7 +9,8 @@ import (
 	"github.com/gopowersync/powersync/schema"
 )
 
-// Vectors quoted in spec/test-vectors.md §1 (from the core's unit tests).
+// Vectors from the official core's unit tests (the view and trigger SQL it
+// generates for a table).
 func TestSpecVectors(t *testing.T) {
 	tbl := schema.Table{Name: "table", Columns: []schema.Column{{Name: "a", Type: "text"}, {Name: "b", Type: "integer"}}}
 	if got, want := tbl.ViewSQL(), `CREATE VIEW "table"("id", "a", "b") AS SELECT id, CAST(json_extract(data, '$.a') as text), CAST(json_extract(data, '$.b') as integer) FROM "ps_data__table" -- powersync-auto-generated`; got != want {
@@ -216,7 +217,8 @@ func TestParseWriteType(t *testing.T) {
 	}
 }
 
-// Vectors quoted in spec/test-vectors.md §1.6.
+// Vectors from the official core's unit tests of inferred raw-table
+// statements.
 func TestInferStatements(t *testing.T) {
 	r := schema.RawTable{Name: "sync_type", TableName: "tbl"}
 	put, del, err := r.InferStatements([]string{"id", "foo", "bar"})
@@ -292,7 +294,8 @@ func TestRawTableErrors(t *testing.T) {
 	}
 }
 
-// Vectors quoted in spec/test-vectors.md §1.5, in our CRUD form.
+// Vectors from the official core's unit tests of raw-table CRUD triggers,
+// in our CRUD form.
 func TestRawTableTriggers(t *testing.T) {
 	local := []string{"id", "email", "email_verified"}
 	r := schema.RawTable{Name: "sync_type", TableName: "users"}

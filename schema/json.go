@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+
+	"github.com/gopowersync/powersync/internal/pserr"
 )
 
 // This file holds the official schema JSON: what the SDKs pass to the core's
@@ -98,7 +100,7 @@ func marshal(v any) ([]byte, error) {
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(v); err != nil {
-		return nil, fmt.Errorf("powersync: encode schema: %w", err)
+		return nil, pserr.Errorf("powersync: encode schema: %w", err)
 	}
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
@@ -496,7 +498,7 @@ func parseIncludeOld(obj map[string]json.RawMessage, where string) (*TrackPrevio
 }
 
 func parseErr(format string, args ...any) error {
-	return fmt.Errorf("powersync: parse schema: %w: %s", ErrInvalidSchema, fmt.Sprintf(format, args...))
+	return pserr.Errorf("powersync: parse schema: %w: %s", ErrInvalidSchema, fmt.Sprintf(format, args...))
 }
 
 func isNull(v json.RawMessage) bool {

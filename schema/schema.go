@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/gopowersync/powersync/internal/pserr"
 )
 
 // ErrInvalidSchema is wrapped by every error of the Validate methods, by the
@@ -311,7 +313,7 @@ func reservedName(name string) bool {
 }
 
 func invalid(format string, args ...any) error {
-	return fmt.Errorf("powersync: %w: %s", ErrInvalidSchema, fmt.Sprintf(format, args...))
+	return pserr.Errorf("powersync: %w: %s", ErrInvalidSchema, fmt.Sprintf(format, args...))
 }
 
 // Validate checks the table on its own, with the rules of the official SDKs

@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"strings"
 	"time"
+
+	"github.com/gopowersync/powersync/internal/pserr"
 )
 
 // TableOption sets an option of a table built by [TableFrom] or
@@ -82,7 +84,7 @@ func tableFromType(name string, typ reflect.Type, opts []TableOption) (Table, er
 	}
 	t := Table{Name: name}
 	if err := addFields(&t, typ, map[reflect.Type]bool{}); err != nil {
-		return Table{}, fmt.Errorf("powersync: table %s from struct %s: %w", name, typ, err)
+		return Table{}, pserr.Errorf("powersync: table %s from struct %s: %w", name, typ, err)
 	}
 	for _, o := range opts {
 		o(&t)

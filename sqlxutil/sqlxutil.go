@@ -8,6 +8,7 @@ import (
 	"iter"
 	"reflect"
 
+	"github.com/gopowersync/powersync/internal/pserr"
 	"github.com/jmoiron/sqlx"
 
 	"github.com/gopowersync/powersync/driver"
@@ -30,7 +31,7 @@ func init() {
 func Open(dsn string) (*sqlx.DB, error) {
 	db, err := sqlx.Open(DriverName, dsn)
 	if err != nil {
-		return nil, fmt.Errorf("powersync: open: %w", err)
+		return nil, pserr.Errorf("powersync: open: %w", err)
 	}
 	return db, nil
 }
@@ -49,7 +50,7 @@ func Get[T any](ctx context.Context, q sqlx.QueryerContext, query string, args .
 	var v T
 	if err := sqlx.GetContext(ctx, q, &v, query, args...); err != nil {
 		var zero T
-		return zero, fmt.Errorf("powersync: get: %w", err)
+		return zero, pserr.Errorf("powersync: get: %w", err)
 	}
 	return v, nil
 }
@@ -63,7 +64,7 @@ func GetOptional[T any](ctx context.Context, q sqlx.QueryerContext, query string
 	case errors.Is(err, sql.ErrNoRows):
 		return nil, nil
 	case err != nil:
-		return nil, fmt.Errorf("powersync: get: %w", err)
+		return nil, pserr.Errorf("powersync: get: %w", err)
 	}
 	return v, nil
 }
@@ -73,7 +74,7 @@ func GetOptional[T any](ctx context.Context, q sqlx.QueryerContext, query string
 func Select[T any](ctx context.Context, q sqlx.QueryerContext, query string, args ...any) ([]T, error) {
 	var v []T
 	if err := sqlx.SelectContext(ctx, q, &v, query, args...); err != nil {
-		return nil, fmt.Errorf("powersync: select: %w", err)
+		return nil, pserr.Errorf("powersync: select: %w", err)
 	}
 	return v, nil
 }
@@ -110,7 +111,7 @@ func WatchWith[T any](ctx context.Context, db *sqlx.DB, w hooks.Watcher, query s
 		run := func(ctx context.Context) ([]T, error) {
 			var v []T
 			if err := sqlx.SelectContext(ctx, db, &v, query, args...); err != nil {
-				return nil, fmt.Errorf("powersync: watch query: %w", err)
+				return nil, pserr.Errorf("powersync: watch query: %w", err)
 			}
 			return v, nil
 		}

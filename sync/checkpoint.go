@@ -13,6 +13,7 @@ import (
 	"strconv"
 	gosync "sync"
 
+	"github.com/gopowersync/powersync/internal/pserr"
 	"github.com/gopowersync/powersync/internal/synccore"
 )
 
@@ -38,7 +39,7 @@ func (s *Syncer) createWriteCheckpoint(ctx context.Context, sess *session) (stri
 	}
 	id, err := opIDText(body.Data.WriteCheckpoint)
 	if err != nil {
-		return "", fmt.Errorf("powersync: %s: %w", op, err)
+		return "", pserr.Errorf("powersync: %s: %w", op, err)
 	}
 	return id, nil
 }
@@ -53,13 +54,13 @@ func (s *Syncer) serviceJSON(ctx context.Context, op, method, path string, in, o
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
-			return fmt.Errorf("powersync: %s: %w", op, err)
+			return pserr.Errorf("powersync: %s: %w", op, err)
 		}
 		rd = bytes.NewReader(b)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, creds.endpoint(path), rd)
 	if err != nil {
-		return fmt.Errorf("powersync: %s: %w", op, err)
+		return pserr.Errorf("powersync: %s: %w", op, err)
 	}
 	s.setHeaders(req, creds)
 	if in != nil {
@@ -81,7 +82,7 @@ func (s *Syncer) serviceJSON(ctx context.Context, op, method, path string, in, o
 		if errors.Is(err, ErrResponseTimeout) {
 			return err
 		}
-		return fmt.Errorf("powersync: %s: decode response: %w", op, err)
+		return pserr.Errorf("powersync: %s: decode response: %w", op, err)
 	}
 	return nil
 }
@@ -104,24 +105,12 @@ func opIDText(raw json.RawMessage) (string, error) {
 
 // updateLocalTarget replaces the "local writes pending" gate with a
 // concrete write checkpoint once the upload queue is drained
-// (client-algorithms.md §10.1 update_local_target). It reports whether the
-// target was updated.
+// (synccore.WriteCheckpointNeeded and CommitWriteCheckpoint;
+// docs/upload.md). It reports whether the target was updated.
 func (s *Syncer) updateLocalTarget(ctx context.Context, sess *session) (bool, error) {
-	var target sql.NullInt64
-	err := s.db.QueryRowContext(ctx, `SELECT CAST(value AS INTEGER) FROM ps_kv WHERE key = 'target_checkpoint_request_id'`).Scan(&target)
-	if errors.Is(err, sql.ErrNoRows) || err == nil && (!target.Valid || target.Int64 != maxOpID) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("powersync: read write target: %w", err)
-	}
-	var seqBefore int64
-	err = s.db.QueryRowContext(ctx, `SELECT seq FROM sqlite_sequence WHERE name = 'ps_crud'`).Scan(&seqBefore)
-	if errors.Is(err, sql.ErrNoRows) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("powersync: read upload queue sequence: %w", err)
+	seqBefore, needed, err := synccore.WriteCheckpointNeeded(ctx, s.db)
+	if err != nil || !needed {
+		return false, err
 	}
 	id, err := s.createWriteCheckpoint(ctx, sess)
 	if err != nil {
@@ -129,32 +118,15 @@ func (s *Syncer) updateLocalTarget(ctx context.Context, sess *session) (bool, er
 	}
 	wc, _ := strconv.ParseInt(id, 10, 64)
 	updated := false
-	err = inWriteTx(ctx, s.db, "set write checkpoint", func(tx *sql.Tx) error {
-		var pending int
-		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM ps_crud)`).Scan(&pending); err != nil {
-			return err
-		}
-		if pending != 0 {
-			return nil // new writes: the next round needs a new checkpoint
-		}
-		var seq int64
-		if err := tx.QueryRowContext(ctx, `SELECT seq FROM sqlite_sequence WHERE name = 'ps_crud'`).Scan(&seq); err != nil {
-			return err
-		}
-		if seq != seqBefore {
-			return nil // writes were added and uploaded meanwhile
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO ps_kv(key, value) VALUES ('target_checkpoint_request_id', ?)`, wc); err != nil {
-			return err
-		}
-		updated = true
-		return nil
+	err = inWriteTx(ctx, s.db, "set write checkpoint", func(tx *sql.Tx) (err error) {
+		updated, err = synccore.CommitWriteCheckpoint(ctx, tx, seqBefore, wc)
+		return err
 	})
 	return updated, err
 }
 
 // checkpointRequests is the per-connection state of checkpoint-request mode
-// (client-algorithms.md §10.2).
+// (docs/upload.md, "Write checkpoints").
 type checkpointRequests struct {
 	mu     gosync.Mutex  // guards the fields below
 	ready  chan struct{} // closed once the counter was seeded on this connection
@@ -203,7 +175,7 @@ func (s *Syncer) postCheckpointRequest(ctx context.Context, r synccore.Checkpoin
 	}
 	id, err := opIDText(body.Data.ID)
 	if err != nil {
-		return "", fmt.Errorf("powersync: %s: %w", op, err)
+		return "", pserr.Errorf("powersync: %s: %w", op, err)
 	}
 	return id, nil
 }
@@ -215,9 +187,9 @@ func (s *Syncer) seedCheckpointRequests(ctx context.Context, sess *session, r sy
 	if err != nil {
 		return err
 	}
+	seed, _ := strconv.ParseInt(id, 10, 64) // opIDText checked it
 	err = inWriteTx(ctx, s.db, "seed checkpoint requests", func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO ps_kv(key, value) VALUES ('last_requested_checkpoint_request_id', CAST(? AS INTEGER))`, id)
-		return err
+		return synccore.SeedCheckpointRequests(ctx, tx, seed)
 	})
 	if err != nil {
 		return err
@@ -239,9 +211,9 @@ func (s *Syncer) nextCheckpointRequest(ctx context.Context, sess *session) (stri
 		return "", err
 	}
 	var next int64
-	err = inWriteTx(ctx, s.db, "allocate checkpoint request", func(tx *sql.Tx) error {
-		return tx.QueryRowContext(ctx, `UPDATE ps_kv SET value = CAST(value AS INTEGER) + 1
-WHERE key = 'last_requested_checkpoint_request_id' RETURNING value`).Scan(&next)
+	err = inWriteTx(ctx, s.db, "allocate checkpoint request", func(tx *sql.Tx) (err error) {
+		next, err = synccore.AllocateCheckpointRequestID(ctx, tx)
+		return err
 	})
 	if err != nil {
 		return "", err

@@ -8,7 +8,7 @@ import (
 )
 
 // clearDatabase deletes synced data, the upload queue and the sync state
-// with the state machine's powersync_clear (client-algorithms.md §12),
+// with the state machine's powersync_clear (docs/sync.md, "Clearing"),
 // keeping the client id, then the entries set aside by RejectCrud. Raw
 // tables are emptied by their Clear statements.
 func clearDatabase(ctx context.Context, db *sql.DB, eng engine, clearLocal bool) error {

@@ -9,6 +9,8 @@ import (
 	"strings"
 	gosync "sync"
 	"time"
+
+	"github.com/gopowersync/powersync/internal/pserr"
 )
 
 // Credentials tell the [Syncer] where the PowerSync Service is and how to
@@ -160,7 +162,7 @@ func (c *credentialCache) get(ctx context.Context) (*Credentials, error) {
 func (c *credentialCache) fetch(ctx context.Context, handOut bool) (*Credentials, error) {
 	creds, err := c.callBounded(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("powersync: fetch credentials: %w", err)
+		return nil, pserr.Errorf("powersync: fetch credentials: %w", err)
 	}
 	if creds == nil {
 		return nil, ErrNoCredentials
@@ -274,7 +276,7 @@ func (e *credentialsTimeoutError) Timeout() bool { return true }
 func callFetch(ctx context.Context, c Connector) (creds *Credentials, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			creds, err = nil, fmt.Errorf("powersync: FetchCredentials panicked: %v", r)
+			creds, err = nil, pserr.Errorf("powersync: FetchCredentials panicked: %v", r)
 		}
 	}()
 	return c.FetchCredentials(ctx)
@@ -283,7 +285,7 @@ func callFetch(ctx context.Context, c Connector) (creds *Credentials, err error)
 func callUpload(ctx context.Context, c Connector, db *sql.DB) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("powersync: UploadData panicked: %v", r)
+			err = pserr.Errorf("powersync: UploadData panicked: %v", r)
 		}
 	}()
 	return c.UploadData(ctx, db)

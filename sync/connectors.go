@@ -6,11 +6,12 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/gopowersync/powersync/internal/pserr"
 )
 
 // HTTPConnector is a ready-made [Connector] for backends that accept
@@ -115,16 +116,16 @@ func (c *HTTPConnector) post(ctx context.Context, body uploadRequest) (writeChec
 	op := "POST " + c.UploadURL
 	b, err := json.Marshal(body)
 	if err != nil {
-		return "", fmt.Errorf("powersync: upload: %w", err)
+		return "", pserr.Errorf("powersync: upload: %w", err)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.UploadURL, bytes.NewReader(b))
 	if err != nil {
-		return "", fmt.Errorf("powersync: upload: %w", err)
+		return "", pserr.Errorf("powersync: upload: %w", err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	if c.Authorize != nil {
 		if err := c.Authorize(ctx, req); err != nil {
-			return "", fmt.Errorf("powersync: upload: authorize: %w", err)
+			return "", pserr.Errorf("powersync: upload: authorize: %w", err)
 		}
 	}
 	client := c.Client

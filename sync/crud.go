@@ -9,11 +9,10 @@ import (
 	"fmt"
 	"iter"
 	"strconv"
-)
 
-// maxOpID is the write-gate value that means "local writes pending, no
-// concrete write checkpoint yet" (i64 max).
-const maxOpID = int64(9223372036854775807)
+	"github.com/gopowersync/powersync/internal/pserr"
+	"github.com/gopowersync/powersync/internal/synccore"
+)
 
 // Op is the kind of a queued local change.
 type Op string
@@ -117,7 +116,7 @@ func parseCrudEntry(id int64, txID sql.NullInt64, data string) (CrudEntry, error
 	dec := json.NewDecoder(bytes.NewReader([]byte(data)))
 	dec.UseNumber()
 	if err := dec.Decode(&d); err != nil {
-		return CrudEntry{}, fmt.Errorf("powersync: upload queue entry %d: %w", id, err)
+		return CrudEntry{}, pserr.Errorf("powersync: upload queue entry %d: %w", id, err)
 	}
 	e := CrudEntry{ClientID: id, TransactionID: txID.Int64, Op: d.Op, Table: d.Type, ID: d.ID, Data: d.Data, PreviousValues: d.Old}
 	if d.Metadata != nil {
@@ -211,7 +210,7 @@ func scanCrud(rows *sql.Rows) ([]CrudEntry, error) {
 			data string
 		)
 		if err := rows.Scan(&id, &tx, &data); err != nil {
-			return nil, fmt.Errorf("powersync: read upload queue: %w", err)
+			return nil, pserr.Errorf("powersync: read upload queue: %w", err)
 		}
 		e, err := parseCrudEntry(id, tx, data)
 		if err != nil {
@@ -220,7 +219,7 @@ func scanCrud(rows *sql.Rows) ([]CrudEntry, error) {
 		out = append(out, e)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("powersync: read upload queue: %w", err)
+		return nil, pserr.Errorf("powersync: read upload queue: %w", err)
 	}
 	return out, nil
 }
@@ -237,7 +236,7 @@ func GetCrudBatch(ctx context.Context, db *sql.DB, limit int) (*CrudBatch, error
 	}
 	rows, err := db.QueryContext(ctx, `SELECT `+crudColumns+` FROM ps_crud ORDER BY id ASC LIMIT ?`, limit+1)
 	if err != nil {
-		return nil, fmt.Errorf("powersync: read upload queue: %w", err)
+		return nil, pserr.Errorf("powersync: read upload queue: %w", err)
 	}
 	es, err := scanCrud(rows)
 	if err != nil || len(es) == 0 {
@@ -270,7 +269,7 @@ WHERE c.id >= first.id AND (bound.id IS NULL OR c.id < bound.id)
   AND (first.tx_id IS NOT NULL OR c.id = first.id)
 ORDER BY c.id`, after)
 	if err != nil {
-		return nil, fmt.Errorf("powersync: read upload queue: %w", err)
+		return nil, pserr.Errorf("powersync: read upload queue: %w", err)
 	}
 	es, err := scanCrud(rows)
 	if err != nil || len(es) == 0 {
@@ -309,44 +308,27 @@ func CrudTransactions(ctx context.Context, db *sql.DB) iter.Seq2[*CrudTransactio
 func UploadQueueStats(ctx context.Context, db *sql.DB) (count, size int64, err error) {
 	err = db.QueryRowContext(ctx, `SELECT count(*), coalesce(sum(length(CAST(data AS BLOB)) + 20), 0) FROM ps_crud`).Scan(&count, &size)
 	if err != nil {
-		return 0, 0, fmt.Errorf("powersync: upload queue stats: %w", err)
+		return 0, 0, pserr.Errorf("powersync: upload queue stats: %w", err)
 	}
 	return count, size, nil
 }
 
-// completeCrud deletes the entries up to last and sets the write gate as
-// client-algorithms.md §10.1 specifies (Dart semantics): the target becomes
-// writeCheckpoint when one is given and the queue is now empty, else
-// MAX_OP_ID so the upload loop requests a write checkpoint once the queue is
-// drained.
+// completeCrud deletes the entries up to last and sets the local-write
+// gate (synccore.CompleteCrud; docs/upload.md).
 func completeCrud(ctx context.Context, db *sql.DB, last int64, writeCheckpoint string) error {
 	if db == nil {
 		return errors.New("powersync: complete: batch has no database")
 	}
-	target := maxOpID
-	var wc int64
+	var wc *int64
 	if writeCheckpoint != "" {
 		v, err := strconv.ParseInt(writeCheckpoint, 10, 64)
 		if err != nil || v <= 0 {
 			return fmt.Errorf("powersync: complete: invalid write checkpoint %q", writeCheckpoint)
 		}
-		wc = v
+		wc = &v
 	}
 	return inWriteTx(ctx, db, "complete upload", func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM ps_crud WHERE id <= ?`, last); err != nil {
-			return err
-		}
-		if wc != 0 {
-			var remaining int
-			if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM ps_crud)`).Scan(&remaining); err != nil {
-				return err
-			}
-			if remaining == 0 {
-				target = wc
-			}
-		}
-		_, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO ps_kv(key, value) VALUES ('target_checkpoint_request_id', ?)`, target)
-		return err
+		return synccore.CompleteCrud(ctx, tx, last, wc)
 	})
 }
 
@@ -354,14 +336,14 @@ func completeCrud(ctx context.Context, db *sql.DB, last int64, writeCheckpoint s
 func inWriteTx(ctx context.Context, db *sql.DB, what string, f func(*sql.Tx) error) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("powersync: %s: %w", what, err)
+		return pserr.Errorf("powersync: %s: %w", what, err)
 	}
 	if err := f(tx); err != nil {
 		_ = tx.Rollback()
-		return fmt.Errorf("powersync: %s: %w", what, err)
+		return pserr.Errorf("powersync: %s: %w", what, err)
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("powersync: %s: %w", what, err)
+		return pserr.Errorf("powersync: %s: %w", what, err)
 	}
 	return nil
 }

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"testing"
+
+	"github.com/gopowersync/powersync/internal/synccore"
 )
 
 func TestGetCrudBatch(t *testing.T) {
@@ -67,7 +69,7 @@ func TestGetCrudBatch(t *testing.T) {
 	if n := queueLen(t, db); n != 1 {
 		t.Fatalf("queue length after complete = %d, want 1", n)
 	}
-	if v, _ := kvInt(t, db, "target_checkpoint_request_id"); v != maxOpID {
+	if v, _ := kvInt(t, db, "target_checkpoint_request_id"); v != synccore.MaxOpID {
 		t.Errorf("target = %d, want MAX_OP_ID", v)
 	}
 }
@@ -80,7 +82,7 @@ func TestCompleteWriteCheckpoint(t *testing.T) {
 		wantTarget int64
 	}{
 		{"queue drained sets the given checkpoint", 2, 2, 42},
-		{"entries remain keeps the gate closed", 3, 2, maxOpID},
+		{"entries remain keeps the gate closed", 3, 2, synccore.MaxOpID},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -16,6 +16,7 @@ import (
 	gosync "sync"
 	"time"
 
+	"github.com/gopowersync/powersync/internal/pserr"
 	"github.com/gopowersync/powersync/internal/synccore"
 )
 
@@ -29,7 +30,7 @@ var errStreamIdle = errors.New("powersync: sync stream idle for too long")
 
 // downloadLoop runs sync iterations until ctx ends, waiting the retry delay
 // after every failed or closed iteration unless the state machine asked for
-// an immediate restart (client-algorithms.md §9).
+// an immediate restart (docs/sync.md, "One connection").
 func (s *Syncer) downloadLoop(ctx context.Context, sess *session) {
 	defer s.bus.update(func(_ *synccore.CoreStatus, sdk *sdkStatus) { sdk.reconnecting = false })
 	for ctx.Err() == nil {
@@ -82,7 +83,7 @@ func (s *Syncer) iteration(ctx context.Context, sess *session) (immediate bool, 
 	sess.takeEvents() // events from before this iteration are moot
 	instrs, err := s.eng.Start(ctx, s.startRequest())
 	if err != nil {
-		return false, fmt.Errorf("powersync: start sync: %w", err)
+		return false, pserr.Errorf("powersync: start sync: %w", err)
 	}
 	var est *synccore.EstablishSyncStream
 	for _, in := range instrs {
@@ -174,7 +175,7 @@ func (s *Syncer) iteration(ctx context.Context, sess *session) (immediate bool, 
 			if errors.Is(l.err, io.EOF) {
 				return c.immediate, nil
 			}
-			return false, fmt.Errorf("powersync: read sync stream: %w", l.err)
+			return false, pserr.Errorf("powersync: read sync stream: %w", l.err)
 		}
 		taken := len(l.data)
 		next := receivedLines(l, lines, &held, &taken)
@@ -273,7 +274,7 @@ func (s *Syncer) step(ctx context.Context, sess *session, call func(context.Cont
 		if ctx.Err() != nil {
 			return closeResult{err: ctx.Err()}, true
 		}
-		return closeResult{err: fmt.Errorf("powersync: sync: %w", err)}, true
+		return closeResult{err: pserr.Errorf("powersync: sync: %w", err)}, true
 	}
 	for _, in := range instrs {
 		if _, ok := in.(synccore.EstablishSyncStream); ok {
@@ -369,7 +370,7 @@ func (s *Syncer) openStream(ctx context.Context, body json.RawMessage) (*http.Re
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, creds.endpoint("/sync/stream"), bytes.NewReader(body))
 	if err != nil {
-		return nil, fmt.Errorf("powersync: %s: %w", op, err)
+		return nil, pserr.Errorf("powersync: %s: %w", op, err)
 	}
 	s.setHeaders(req, creds)
 	req.Header.Set("Content-Type", "application/json")
@@ -541,7 +542,7 @@ func readLine(br *bufio.Reader, max int) ([]byte, error) {
 	for {
 		frag, err := br.ReadSlice('\n')
 		if n+len(frag) > max+2 {
-			return nil, fmt.Errorf("powersync: sync line longer than %d bytes", max)
+			return nil, fmt.Errorf("%w: sync line longer than %d bytes", ErrProtocol, max)
 		}
 		if errors.Is(err, bufio.ErrBufferFull) {
 			parts = append(parts, bytes.Clone(frag))
@@ -577,21 +578,21 @@ func readBSONDocument(br *bufio.Reader, max int) ([]byte, error) {
 	var hdr [4]byte
 	if _, err := io.ReadFull(br, hdr[:]); err != nil {
 		if errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, fmt.Errorf("powersync: sync stream ended inside a BSON document: %w", err)
+			return nil, pserr.Errorf("powersync: sync stream ended inside a BSON document: %w", err)
 		}
 		return nil, err
 	}
 	n := int64(int32(binary.LittleEndian.Uint32(hdr[:])))
 	if n < 5 {
-		return nil, fmt.Errorf("powersync: invalid BSON document length %d", n)
+		return nil, fmt.Errorf("%w: invalid BSON document length %d", ErrProtocol, n)
 	}
 	if n > int64(max) {
-		return nil, fmt.Errorf("powersync: BSON document longer than %d bytes", max)
+		return nil, fmt.Errorf("%w: BSON document longer than %d bytes", ErrProtocol, max)
 	}
 	doc := make([]byte, n)
 	copy(doc, hdr[:])
 	if _, err := io.ReadFull(br, doc[4:]); err != nil {
-		return nil, fmt.Errorf("powersync: sync stream ended inside a BSON document: %w", noEOF(err))
+		return nil, pserr.Errorf("powersync: sync stream ended inside a BSON document: %w", noEOF(err))
 	}
 	return doc, nil
 }

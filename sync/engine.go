@@ -23,7 +23,7 @@ type engine interface {
 	Stop(ctx context.Context) ([]synccore.Instruction, error)
 }
 
-// Checkpoint modes of the start request (client-algorithms.md §2.1).
+// Checkpoint modes of the start request (docs/upload.md, "Write checkpoints").
 const (
 	modeLegacy   = "legacy"
 	modeRequests = "requests"

@@ -3,9 +3,9 @@ package sync
 import (
 	"context"
 	"database/sql"
-	"fmt"
 
 	"github.com/gopowersync/powersync/driver"
+	"github.com/gopowersync/powersync/internal/pserr"
 	"github.com/gopowersync/powersync/internal/synccore"
 	"github.com/gopowersync/powersync/schema"
 )
@@ -49,7 +49,7 @@ func (c *coreEngine) clear(ctx context.Context, clearLocal bool) error {
 func (c *coreEngine) rawTables(ctx context.Context) ([]schema.RawTable, error) {
 	sch, err := driver.CurrentSchema(ctx, c.db)
 	if err != nil {
-		return nil, fmt.Errorf("powersync: read schema: %w", err)
+		return nil, pserr.Errorf("powersync: read schema: %w", err)
 	}
 	if sch == nil {
 		return nil, nil

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+
+	"github.com/gopowersync/powersync/internal/synccore"
 )
 
 // ErrClosed is returned by the methods of a [Syncer] after [Syncer.Close].
@@ -27,6 +29,16 @@ var ErrTokenExpired = errors.New("powersync: the service reports the token expir
 // loop waits for the retry delay before calling UploadData again, so a
 // connector that forgets to call Complete does not cause a hot loop.
 var ErrIncompleteUpload = errors.New("powersync: UploadData returned without completing the oldest upload queue entry")
+
+// ErrProtocol is wrapped by the download error when the service sent
+// something the client cannot accept: a sync line that is not valid JSON or
+// BSON, a line that breaks the protocol's rules (a checkpoint_complete
+// without a checkpoint, op ids that do not increase, row data that is not
+// JSON), or a frame of the stream that cannot be read (a BSON length out
+// of range, a line over [WithMaxLineSize]). The line's transaction is
+// rolled back, so the database keeps what it had; the syncer closes the
+// connection and reconnects after the retry delay.
+var ErrProtocol = synccore.ErrProtocol
 
 // HTTPError is the error for a non-success response from the PowerSync
 // Service (or, for [HTTPConnector], from the app's backend). The request's

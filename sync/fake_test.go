@@ -53,16 +53,6 @@ func (f *fakeEngine) callList() []string {
 	return append([]string(nil), f.calls...)
 }
 
-func (f *fakeEngine) count(prefix string) int {
-	n := 0
-	for _, c := range f.callList() {
-		if strings.HasPrefix(c, prefix) {
-			n++
-		}
-	}
-	return n
-}
-
 // waitCalls waits until pred holds for the calls so far.
 func (f *fakeEngine) waitCalls(t *testing.T, pred func([]string) bool) {
 	t.Helper()

@@ -3,9 +3,9 @@ package sync
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
+	"github.com/gopowersync/powersync/internal/pserr"
 	"github.com/gopowersync/powersync/internal/synccore"
 )
 
@@ -38,7 +38,7 @@ func (s *Syncer) Flush(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return flushError(ctx.Err(), s.Status())
 			}
-			return fmt.Errorf("powersync: flush: %w", err)
+			return pserr.Errorf("powersync: flush: %w", err)
 		}
 		if done {
 			return nil
@@ -69,9 +69,9 @@ func (s *Syncer) Flush(ctx context.Context) error {
 func flushError(err error, st Status) error {
 	switch {
 	case st.UploadError != nil:
-		return fmt.Errorf("powersync: flush: %w (last upload error: %v)", err, st.UploadError)
+		return pserr.Errorf("powersync: flush: %w (last upload error: %v)", err, st.UploadError)
 	case st.DownloadError != nil:
-		return fmt.Errorf("powersync: flush: %w (last download error: %v)", err, st.DownloadError)
+		return pserr.Errorf("powersync: flush: %w (last download error: %v)", err, st.DownloadError)
 	}
-	return fmt.Errorf("powersync: flush: %w", err)
+	return pserr.Errorf("powersync: flush: %w", err)
 }

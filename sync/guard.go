@@ -4,9 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"path/filepath"
 	gosync "sync"
+
+	"github.com/gopowersync/powersync/internal/pserr"
 )
 
 // ErrAlreadySyncing is returned (wrapped) by [New] when another [Syncer]
@@ -43,11 +44,11 @@ func acquireFileGuard(ctx context.Context, db *sql.DB) (*fileGuard, error) {
 	activeFiles.mu.Lock()
 	defer activeFiles.mu.Unlock()
 	if _, held := activeFiles.paths[path]; held {
-		return nil, fmt.Errorf("powersync: new syncer for %s: a syncer of this process holds it: %w", path, ErrAlreadySyncing)
+		return nil, pserr.Errorf("powersync: new syncer for %s: a syncer of this process holds it: %w", path, ErrAlreadySyncing)
 	}
 	lock, err := lockFile(path + lockFileSuffix)
 	if err != nil {
-		return nil, fmt.Errorf("powersync: new syncer for %s: %w", path, err)
+		return nil, pserr.Errorf("powersync: new syncer for %s: %w", path, err)
 	}
 	if activeFiles.paths == nil {
 		activeFiles.paths = map[string]struct{}{}
@@ -76,7 +77,7 @@ func (g *fileGuard) release() {
 func databaseFile(ctx context.Context, db *sql.DB) (string, error) {
 	rows, err := db.QueryContext(ctx, `PRAGMA database_list`)
 	if err != nil {
-		return "", fmt.Errorf("powersync: new syncer: read database file name: %w", err)
+		return "", pserr.Errorf("powersync: new syncer: read database file name: %w", err)
 	}
 	defer rows.Close()
 	var file string
@@ -84,14 +85,14 @@ func databaseFile(ctx context.Context, db *sql.DB) (string, error) {
 		var seq int
 		var name, f string
 		if err := rows.Scan(&seq, &name, &f); err != nil {
-			return "", fmt.Errorf("powersync: new syncer: read database file name: %w", err)
+			return "", pserr.Errorf("powersync: new syncer: read database file name: %w", err)
 		}
 		if name == "main" {
 			file = f
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return "", fmt.Errorf("powersync: new syncer: read database file name: %w", err)
+		return "", pserr.Errorf("powersync: new syncer: read database file name: %w", err)
 	}
 	if file == "" {
 		return "", nil

@@ -183,3 +183,22 @@ func TestSecondProcessRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestNewContextBoundsReads: NewContext makes its reads under the caller's
+// context, so an ended context fails it (and holds nothing).
+func TestNewContextBoundsReads(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "app.db")
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if s, err := NewContext(ctx, openDBAt(t, path), ConnectorFuncs{}); !errors.Is(err, context.Canceled) {
+		if s != nil {
+			s.Close()
+		}
+		t.Fatalf("NewContext with an ended context = %v, want context.Canceled", err)
+	}
+	s, err := NewContext(t.Context(), openDBAt(t, path), ConnectorFuncs{})
+	if err != nil {
+		t.Fatalf("NewContext after a failed one: %v", err)
+	}
+	s.Close()
+}

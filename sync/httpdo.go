@@ -13,6 +13,8 @@ import (
 	gosync "sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gopowersync/powersync/internal/pserr"
 )
 
 // ErrResponseTimeout is matched (errors.Is) by the error of a request to
@@ -139,7 +141,7 @@ func doRequest(client *http.Client, op string, req *http.Request, timeout time.D
 			if cause := context.Cause(ctx); errors.Is(cause, ErrResponseTimeout) {
 				err = cause
 			} else {
-				err = fmt.Errorf("powersync: %s: %w", op, err)
+				err = pserr.Errorf("powersync: %s: %w", op, err)
 			}
 		}
 		if timer != nil {

@@ -16,6 +16,8 @@ import (
 
 	"github.com/gopowersync/powersync/driver"
 	"github.com/gopowersync/powersync/sync/pstest"
+
+	"github.com/gopowersync/powersync/internal/synccore"
 )
 
 const testUser = "user-1"
@@ -521,14 +523,14 @@ func TestE2ECheckpointRequests(t *testing.T) {
 	e.until(t, "checkpoint request applied", func() bool {
 		target, _ := kvInt(t, e.db, "target_checkpoint_request_id")
 		applied, _ := kvInt(t, e.db, "last_applied_checkpoint_request_id")
-		return e.synced(t) && target != maxOpID && applied >= target
+		return e.synced(t) && target != synccore.MaxOpID && applied >= target
 	})
 	if got := e.serverTitle("t1"); got != "local" {
 		t.Errorf("server t1 = %q", got)
 	}
 	clientID, _ := ClientID(ctx, e.db)
 	target, _ := kvInt(t, e.db, "target_checkpoint_request_id")
-	if wc := e.srv.WriteCheckpoint(testUser, clientID); target == maxOpID || target > wc {
+	if wc := e.srv.WriteCheckpoint(testUser, clientID); target == synccore.MaxOpID || target > wc {
 		t.Errorf("target %d, service checkpoint request %d", target, wc)
 	}
 }

@@ -246,9 +246,6 @@ func WithUserAgent(ua string) Option {
 // withEngine replaces the state machine (tests).
 func withEngine(e engine) Option { return func(o *options) { o.eng = e } }
 
-// withChanges replaces the source of table-change notifications (tests).
-func withChanges(c changeSource) Option { return func(o *options) { o.changes = c } }
-
 // withClock replaces time and sleeping (tests). Either may be nil.
 func withClock(now func() time.Time, sleep func(ctx context.Context, d time.Duration) error) Option {
 	return func(o *options) {

@@ -4,8 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"time"
+
+	"github.com/gopowersync/powersync/internal/pserr"
+	"github.com/gopowersync/powersync/internal/synccore"
 )
 
 // rejectedTable keeps upload queue entries the application set aside. It is
@@ -62,7 +64,7 @@ SELECT id, tx_id, data, ?, ? FROM ps_crud WHERE id = ?`, why, now, e.ClientID); 
 		}
 		// Changes were removed without reaching the backend: the gate stays
 		// closed until a write checkpoint is created for the remaining state.
-		_, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO ps_kv(key, value) VALUES ('target_checkpoint_request_id', ?)`, maxOpID)
+		_, _, err := synccore.SetTargetCheckpointRequestID(ctx, tx, synccore.MaxOpID)
 		return err
 	})
 }
@@ -72,14 +74,14 @@ SELECT id, tx_id, data, ?, ? FROM ps_crud WHERE id = ?`, why, now, e.ClientID); 
 func RejectedCrud(ctx context.Context, db *sql.DB) ([]RejectedEntry, error) {
 	var exists int
 	if err := db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?)`, rejectedTable).Scan(&exists); err != nil {
-		return nil, fmt.Errorf("powersync: list rejected entries: %w", err)
+		return nil, pserr.Errorf("powersync: list rejected entries: %w", err)
 	}
 	if exists == 0 {
 		return nil, nil
 	}
 	rows, err := db.QueryContext(ctx, `SELECT id, tx_id, data, reason, rejected_at FROM `+rejectedTable+` ORDER BY id`)
 	if err != nil {
-		return nil, fmt.Errorf("powersync: list rejected entries: %w", err)
+		return nil, pserr.Errorf("powersync: list rejected entries: %w", err)
 	}
 	defer rows.Close()
 	var out []RejectedEntry
@@ -91,7 +93,7 @@ func RejectedCrud(ctx context.Context, db *sql.DB) ([]RejectedEntry, error) {
 			reason string
 		)
 		if err := rows.Scan(&id, &tx, &data, &reason, &at); err != nil {
-			return nil, fmt.Errorf("powersync: list rejected entries: %w", err)
+			return nil, pserr.Errorf("powersync: list rejected entries: %w", err)
 		}
 		e, err := parseCrudEntry(id, tx, data)
 		if err != nil {
@@ -100,7 +102,7 @@ func RejectedCrud(ctx context.Context, db *sql.DB) ([]RejectedEntry, error) {
 		out = append(out, RejectedEntry{Entry: e, Reason: reason, RejectedAt: time.UnixMicro(at)})
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("powersync: list rejected entries: %w", err)
+		return nil, pserr.Errorf("powersync: list rejected entries: %w", err)
 	}
 	return out, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"net/http"
@@ -144,8 +145,11 @@ func TestReliabilityHostileLines(t *testing.T) {
 	tests := []struct {
 		name    string
 		hostile script
-		// wantErr: the connection ends with a visible download error.
-		wantErr bool
+		// wantErr: the connection ends with a visible download error, which
+		// wraps ErrProtocol unless notProtocol (a stream cut short is a
+		// network failure, not a broken rule).
+		wantErr     bool
+		notProtocol bool
 		// wantLog: logged by the client.
 		wantLog string
 		// changes: the lines may change the visible rows (lies that look
@@ -184,7 +188,7 @@ func TestReliabilityHostileLines(t *testing.T) {
 			evil, _ := checkpointScript("evil", scriptRow{3, "e1", "from nowhere"})
 			return [][]byte{cp1, evil[1], good1[2]}
 		}()}},
-		{name: "bson truncated document", hostile: script{bson: true, frames: [][]byte{bsonDoc(bson.D{{Key: "token_expires_in", Value: int32(60)}})[:9]}}, wantErr: true},
+		{name: "bson truncated document", hostile: script{bson: true, frames: [][]byte{bsonDoc(bson.D{{Key: "token_expires_in", Value: int32(60)}})[:9]}}, wantErr: true, notProtocol: true},
 		{name: "bson negative length", hostile: script{bson: true, frames: [][]byte{lenPrefix(-5)}}, wantErr: true},
 		{name: "bson huge length", hostile: script{bson: true, frames: [][]byte{lenPrefix(1 << 30)}}, wantErr: true},
 		{name: "bson garbage", hostile: script{bson: true, frames: [][]byte{append(lenPrefix(12), 0x02, 'a', 0, 0xff, 0xff, 0xff, 0x7f, 0)}}, wantErr: true},
@@ -208,6 +212,12 @@ func TestReliabilityHostileLines(t *testing.T) {
 			st := c.s.Status()
 			if tt.wantErr && st.DownloadError == nil {
 				t.Errorf("no download error visible after the hostile stream: %v\nlogs: %v", st, c.lastLogs(5))
+			}
+			if err := st.DownloadError; tt.wantErr && err != nil && errors.Is(err, ErrProtocol) == tt.notProtocol {
+				t.Errorf("download error %q: errors.Is(err, ErrProtocol) = %v", err, !tt.notProtocol)
+			}
+			if err := st.DownloadError; err != nil && strings.Count(err.Error(), "powersync:") != 1 {
+				t.Errorf("download error %q does not say \"powersync:\" once", err)
 			}
 			if !tt.wantErr && st.DownloadError != nil {
 				t.Errorf("unexpected download error: %v", st.DownloadError)

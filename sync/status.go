@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gopowersync/powersync/internal/pserr"
 	"github.com/gopowersync/powersync/internal/synccore"
 )
 
@@ -328,7 +329,7 @@ func canonicalParams(params any) (string, error) {
 	default:
 		b, err := json.Marshal(p)
 		if err != nil {
-			return "", fmt.Errorf("powersync: encode stream parameters: %w", err)
+			return "", pserr.Errorf("powersync: encode stream parameters: %w", err)
 		}
 		raw = b
 	}
@@ -339,11 +340,11 @@ func canonicalParams(params any) (string, error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	if err := dec.Decode(&v); err != nil {
-		return "", fmt.Errorf("powersync: decode stream parameters: %w", err)
+		return "", pserr.Errorf("powersync: decode stream parameters: %w", err)
 	}
 	b, err := json.Marshal(v)
 	if err != nil {
-		return "", fmt.Errorf("powersync: encode stream parameters: %w", err)
+		return "", pserr.Errorf("powersync: encode stream parameters: %w", err)
 	}
 	return string(b), nil
 }

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
 	gosync "sync"
@@ -85,18 +84,14 @@ func (s *Syncer) Subscribe(ctx context.Context, name string, params any, opts ..
 	if ttl <= 0 {
 		ttl = 1
 	}
-	var prio any
+	var prio *int32
 	if o.priority != nil {
-		prio = *o.priority
+		p := int32(*o.priority)
+		prio = &p
 	}
-	expires := s.o.now().UnixMicro() + ttl*1_000_000
+	req := synccore.SubscribeRequest{Stream: synccore.StreamKey{Name: name, Params: json.RawMessage(p)}, TTL: &ttl, Priority: prio}
 	err = inWriteTx(ctx, s.db, "subscribe to stream", func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO ps_stream_subscriptions(stream_name, local_priority, local_params, ttl, expires_at)
-VALUES (?1, ?2, ?3, ?4, ?5)
-ON CONFLICT (stream_name, local_params) DO UPDATE SET
-  local_priority = min(coalesce(excluded.local_priority, local_priority), local_priority),
-  ttl = excluded.ttl, expires_at = excluded.expires_at`, name, prio, p, ttl, expires)
-		return err
+		return synccore.Subscribe(ctx, tx, s.o.now(), req)
 	})
 	if err != nil {
 		return nil, err
@@ -172,8 +167,7 @@ func (s *Syncer) UnsubscribeAll(ctx context.Context, name string, params any) er
 		return err
 	}
 	err = inWriteTx(ctx, s.db, "unsubscribe from stream", func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `UPDATE ps_stream_subscriptions SET ttl = NULL WHERE stream_name = ? AND local_params = ?`, name, p)
-		return err
+		return synccore.Unsubscribe(ctx, tx, synccore.StreamKey{Name: name, Params: json.RawMessage(p)})
 	})
 	if err != nil {
 		return err
@@ -207,7 +201,7 @@ func (s *Syncer) activeStreams() []synccore.StreamKey {
 // reloadOfflineStatus sets the core status from what the database
 // remembers (powersync_offline_sync_status).
 func (s *Syncer) reloadOfflineStatus(ctx context.Context) error {
-	st, err := offlineStatus(ctx, s.db)
+	st, err := synccore.OfflineStatus(ctx, s.db)
 	if err != nil {
 		return err
 	}
@@ -216,60 +210,4 @@ func (s *Syncer) reloadOfflineStatus(ctx context.Context) error {
 		*core = st
 	})
 	return nil
-}
-
-func offlineStatus(ctx context.Context, db *sql.DB) (synccore.CoreStatus, error) {
-	var st synccore.CoreStatus
-	rows, err := db.QueryContext(ctx, `SELECT priority, last_synced_at FROM ps_sync_state ORDER BY priority`)
-	if err != nil {
-		return st, fmt.Errorf("powersync: read sync state: %w", err)
-	}
-	for rows.Next() {
-		var p synccore.PriorityStatus
-		var at int64
-		if err := rows.Scan(&p.Priority, &at); err != nil {
-			rows.Close()
-			return st, fmt.Errorf("powersync: read sync state: %w", err)
-		}
-		t := true
-		p.LastSyncedAt, p.HasSynced = &at, &t
-		st.PriorityStatus = append(st.PriorityStatus, p)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return st, fmt.Errorf("powersync: read sync state: %w", err)
-	}
-	rows, err = db.QueryContext(ctx, `SELECT stream_name, local_params, local_priority, active, is_default, ttl IS NOT NULL, expires_at, last_synced_at
-FROM ps_stream_subscriptions ORDER BY id`)
-	if err != nil {
-		return st, fmt.Errorf("powersync: read stream subscriptions: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var (
-			ss            synccore.StreamStatus
-			params        string
-			prio          sql.NullInt64
-			expires, last sql.NullInt64
-		)
-		if err := rows.Scan(&ss.Name, &params, &prio, &ss.Active, &ss.IsDefault, &ss.HasExplicitSubscription, &expires, &last); err != nil {
-			return st, fmt.Errorf("powersync: read stream subscriptions: %w", err)
-		}
-		ss.Parameters = json.RawMessage(params)
-		if prio.Valid {
-			p := int32(prio.Int64)
-			ss.Priority = &p
-		}
-		if expires.Valid {
-			ss.ExpiresAt = &expires.Int64
-		}
-		if last.Valid {
-			ss.LastSyncedAt = &last.Int64
-		}
-		st.Streams = append(st.Streams, ss)
-	}
-	if err := rows.Err(); err != nil {
-		return st, fmt.Errorf("powersync: read stream subscriptions: %w", err)
-	}
-	return st, nil
 }

@@ -4,13 +4,13 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"iter"
 	"log/slog"
 	"net/http"
 	"runtime"
 	gosync "sync"
 
+	"github.com/gopowersync/powersync/internal/pserr"
 	"github.com/gopowersync/powersync/internal/synccore"
 )
 
@@ -76,7 +76,17 @@ type session struct {
 // an unshared handle on Windows; other systems, and file systems without
 // flock, only get the in-process check); the file is left in place. An
 // in-memory database is never held.
+//
+// New reads the database (its file name and the stored sync state) without
+// a deadline; [NewContext] bounds those reads by a context.
 func New(db *sql.DB, c Connector, opts ...Option) (*Syncer, error) {
+	return NewContext(context.Background(), db, c, opts...)
+}
+
+// NewContext is [New] with ctx bounding the reads New makes: the database
+// file's name (to hold the file) and the stored sync state the status
+// starts from. ctx is not kept: it does not bound the Syncer's life.
+func NewContext(ctx context.Context, db *sql.DB, c Connector, opts ...Option) (*Syncer, error) {
 	if db == nil {
 		return nil, errors.New("powersync: new syncer: nil database")
 	}
@@ -87,7 +97,7 @@ func New(db *sql.DB, c Connector, opts ...Option) (*Syncer, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	guard, err := acquireFileGuard(context.Background(), db)
+	guard, err := acquireFileGuard(ctx, db)
 	if err != nil {
 		return nil, err
 	}
@@ -108,7 +118,7 @@ func New(db *sql.DB, c Connector, opts ...Option) (*Syncer, error) {
 	s.creds = &credentialCache{connector: c, now: o.now, timeout: o.credsTimeout, onTimeout: func(err error) {
 		s.log.Warn("powersync: FetchCredentials did not return within the credentials timeout; its context is cancelled", "timeout", o.credsTimeout)
 		s.bus.update(func(_ *synccore.CoreStatus, sdk *sdkStatus) {
-			sdk.downloadError = fmt.Errorf("powersync: fetch credentials: %w", err)
+			sdk.downloadError = pserr.Errorf("powersync: fetch credentials: %w", err)
 		})
 	}}
 	s.eng = o.eng
@@ -118,7 +128,7 @@ func New(db *sql.DB, c Connector, opts ...Option) (*Syncer, error) {
 	if s.o.changes == nil {
 		s.o.changes = defaultChangeSource
 	}
-	if err := s.reloadOfflineStatus(context.Background()); err != nil {
+	if err := s.reloadOfflineStatus(ctx); err != nil {
 		guard.release()
 		return nil, err
 	}
@@ -248,7 +258,7 @@ func (s *Syncer) stopLocked(ctx context.Context) error {
 		select {
 		case <-sess.done:
 		case <-ctx.Done():
-			return fmt.Errorf("powersync: disconnect: connection still stopping: %w", ctx.Err())
+			return pserr.Errorf("powersync: disconnect: connection still stopping: %w", ctx.Err())
 		}
 	}
 	s.mu.Lock()
@@ -308,7 +318,7 @@ func (s *Syncer) DisconnectAndClear(ctx context.Context, opts ClearOptions) erro
 // calls return [ErrClosed]; Statuses iterators end. Close is idempotent.
 func (s *Syncer) Close() error {
 	ctx := context.Background()
-	_ = s.lock(ctx)
+	_ = s.lock(ctx) // cannot fail: ctx never ends
 	defer s.unlock()
 	s.mu.Lock()
 	already := s.closed
@@ -362,7 +372,7 @@ func (s *Syncer) WaitForFirstSyncPriority(ctx context.Context, p int) error {
 func ClientID(ctx context.Context, db *sql.DB) (string, error) {
 	var id string
 	if err := db.QueryRowContext(ctx, `SELECT value FROM ps_kv WHERE key = 'client_id'`).Scan(&id); err != nil {
-		return "", fmt.Errorf("powersync: read client id: %w", err)
+		return "", pserr.Errorf("powersync: read client id: %w", err)
 	}
 	return id, nil
 }

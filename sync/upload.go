@@ -4,8 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 
+	"github.com/gopowersync/powersync/internal/pserr"
 	"github.com/gopowersync/powersync/internal/synccore"
 )
 
@@ -51,7 +51,7 @@ func (s *Syncer) uploadLoop(ctx context.Context, sess *session) {
 
 // uploadAll uploads until the queue is empty, then replaces the write gate
 // with a concrete write checkpoint and tells the state machine
-// (client-algorithms.md §10.1 upload_all). Errors are recorded in the status
+// (docs/upload.md, "The loop"). Errors are recorded in the status
 // and retried after the retry delay, also when no new write happens.
 func (s *Syncer) uploadAll(ctx context.Context, sess *session) {
 	defer s.bus.update(func(_ *synccore.CoreStatus, sdk *sdkStatus) { sdk.uploading = false })
@@ -82,7 +82,7 @@ func (s *Syncer) uploadStep(ctx context.Context, sess *session, checked *int64) 
 		err := s.db.QueryRowContext(ctx, `SELECT id FROM ps_crud ORDER BY id ASC LIMIT 1`).Scan(&head)
 		if errors.Is(err, sql.ErrNoRows) {
 			if _, err := s.updateLocalTarget(ctx, sess); err != nil {
-				return fmt.Errorf("powersync: create write checkpoint: %w", err)
+				return pserr.Errorf("powersync: create write checkpoint: %w", err)
 			}
 			// The upload round is complete: an error of an earlier attempt
 			// (e.g. a failed write checkpoint request) no longer applies.
@@ -93,7 +93,7 @@ func (s *Syncer) uploadStep(ctx context.Context, sess *session, checked *int64) 
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("powersync: read upload queue: %w", err)
+			return pserr.Errorf("powersync: read upload queue: %w", err)
 		}
 		s.bus.update(func(_ *synccore.CoreStatus, sdk *sdkStatus) { sdk.uploading = true })
 		if head == *checked {
@@ -111,7 +111,7 @@ func (s *Syncer) uploadStep(ctx context.Context, sess *session, checked *int64) 
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("powersync: upload: %w", err)
+			return pserr.Errorf("powersync: upload: %w", err)
 		}
 		s.bus.update(func(_ *synccore.CoreStatus, sdk *sdkStatus) { sdk.uploadError = nil })
 	}

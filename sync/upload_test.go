@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/gopowersync/powersync/internal/synccore"
 )
 
 // An UploadData that forgets to complete the queue gets a warning and the
@@ -99,7 +101,7 @@ func TestUpdateLocalTargetRace(t *testing.T) {
 	if err != nil || updated {
 		t.Fatalf("updateLocalTarget = %v, %v; want false", updated, err)
 	}
-	if v, _ := kvInt(t, h.db, "target_checkpoint_request_id"); v != maxOpID {
+	if v, _ := kvInt(t, h.db, "target_checkpoint_request_id"); v != synccore.MaxOpID {
 		t.Errorf("target = %d, want MAX_OP_ID", v)
 	}
 }

@@ -10,7 +10,8 @@ import (
 	"testing"
 )
 
-// Vectors quoted in spec/test-vectors.md §7 (the core's bson/mod.rs tests).
+// Vectors from the official core's BSON decoder tests (bson/mod.rs in
+// powersync-sqlite-core).
 var (
 	helloWorld = []byte("\x16\x00\x00\x00\x02hello\x00\x06\x00\x00\x00world\x00\x00")
 

@@ -30,12 +30,11 @@ type Options struct {
 // driven by one goroutine (the Syncer's download loop): interleaving calls
 // from several goroutines is safe but rarely meaningful.
 type Engine struct {
-	db   *sql.DB
-	log  *slog.Logger
-	now  func() time.Time
-	mu   sync.Mutex // guards it and every database call made by a control method
-	it   *iteration // active sync iteration, nil when idle
-	seed bool       // checkpoint request counter seeded for the active iteration
+	db  *sql.DB
+	log *slog.Logger
+	now func() time.Time
+	mu  sync.Mutex // guards it and every database call made by a control method
+	it  *iteration // active sync iteration, nil when idle
 }
 
 // New returns an Engine for db, a database opened with the "powersync" driver

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/gopowersync/powersync/internal/pserr"
 )
 
 type syncResultKind uint8
@@ -28,8 +30,9 @@ const (
 	keyRequested = "last_requested_checkpoint_request_id"
 )
 
-// syncLocal validates a checkpoint and publishes its data (spec
-// client-algorithms §5). priority < 0 means a complete sync.
+// syncLocal validates a checkpoint and publishes its data (docs/sync.md,
+// "Validating and applying a checkpoint"). priority < 0 means a complete
+// sync.
 func (c *call) syncLocal(cp *checkpoint, priority int32) (syncResult, error) {
 	names := cp.sortedNames()
 	var included []string
@@ -158,7 +161,7 @@ func (c *call) syncLocal(cp *checkpoint, priority int32) (syncResult, error) {
 	return syncResult{kind: syncApplied}, nil
 }
 
-// canApply is the local-write gate (spec client-algorithms §5.1).
+// canApply is the local-write gate (docs/storage.md, "The local-write gate").
 func (c *call) canApply() (bool, error) {
 	var one int
 	err := c.tx.QueryRowContext(c.ctx, `SELECT
@@ -262,7 +265,7 @@ func (c *call) applyRows(priority int32, involved string) error {
 		rows, err = c.tx.QueryContext(c.ctx, partialRowsSQL, involved)
 	}
 	if err != nil {
-		return fmt.Errorf("powersync: collect synced rows: %w", err)
+		return pserr.Errorf("powersync: collect synced rows: %w", err)
 	}
 	defer rows.Close()
 	w := &rowWriter{c: c, batches: map[string]*rowBatch{}}
@@ -304,13 +307,13 @@ func (w *rowWriter) apply(tables map[string]string, t, id string, data sql.NullS
 func (c *call) applyAllNew(tables map[string]string) error {
 	types, err := c.queryNames(oplogTypesSQL)
 	if err != nil {
-		return fmt.Errorf("powersync: collect synced rows: %w", err)
+		return pserr.Errorf("powersync: collect synced rows: %w", err)
 	}
 	w := &rowWriter{c: c, batches: map[string]*rowBatch{}}
 	for _, t := range types {
 		if internal, ok := tables[t]; ok {
 			if err := c.applyTypeToTable(internal, t); err != nil {
-				return fmt.Errorf("powersync: apply rows of %q: %w", t, err)
+				return pserr.Errorf("powersync: apply rows of %q: %w", t, err)
 			}
 			continue
 		}
@@ -342,7 +345,7 @@ func (c *call) applyTypeToTable(internal, t string) error {
 func (c *call) applyTypeRows(w *rowWriter, tables map[string]string, t string) error {
 	rows, err := c.tx.QueryContext(c.ctx, typeRowsSQL, t)
 	if err != nil {
-		return fmt.Errorf("powersync: collect synced rows: %w", err)
+		return pserr.Errorf("powersync: collect synced rows: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
@@ -420,7 +423,7 @@ func (w *rowWriter) flushPuts(b *rowBatch) error {
 		q.WriteString(strings.Repeat(", (?, ?)", b.nPuts-1))
 	}
 	if _, err := w.c.exec(q.String(), b.puts...); err != nil {
-		return fmt.Errorf("powersync: apply rows of %q: %w", b.typ, err)
+		return pserr.Errorf("powersync: apply rows of %q: %w", b.typ, err)
 	}
 	b.puts, b.nPuts = b.puts[:0], 0
 	return nil
@@ -441,7 +444,7 @@ func (w *rowWriter) flushDels(b *rowBatch) error {
 	q.WriteString(strings.Repeat(", ?", len(b.dels)-1))
 	q.WriteString(")")
 	if _, err := w.c.exec(q.String(), args...); err != nil {
-		return fmt.Errorf("powersync: apply rows of %q: %w", b.typ, err)
+		return pserr.Errorf("powersync: apply rows of %q: %w", b.typ, err)
 	}
 	b.dels = b.dels[:0]
 	return nil

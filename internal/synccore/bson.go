@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/gopowersync/powersync/internal/bson"
+	"github.com/gopowersync/powersync/internal/pserr"
 )
 
 // parseBinaryLine decodes one BSON sync line. The document is rewritten as
@@ -15,11 +16,11 @@ import (
 func parseBinaryLine(doc []byte) (syncLine, error) {
 	d, err := bson.DecodeD(doc)
 	if err != nil {
-		return syncLine{}, fmt.Errorf("%w: invalid binary line: %w", ErrProtocol, err)
+		return syncLine{}, pserr.Errorf("%w: invalid binary line: %w", ErrProtocol, err)
 	}
 	buf, err := appendBSONJSON(make([]byte, 0, len(doc)+len(doc)/4), d)
 	if err != nil {
-		return syncLine{}, fmt.Errorf("%w: invalid binary line: %w", ErrProtocol, err)
+		return syncLine{}, pserr.Errorf("%w: invalid binary line: %w", ErrProtocol, err)
 	}
 	return parseTextLine(buf)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/gopowersync/powersync/internal/pserr"
 	"github.com/gopowersync/powersync/schema"
 )
 
@@ -47,7 +48,7 @@ func (e *Engine) Clear(ctx context.Context, flags ClearFlags, rawTables []schema
 			"DELETE FROM ps_sync_state", "UPDATE ps_stream_subscriptions SET last_synced_at = NULL")
 		for _, q := range stmts {
 			if _, err := c.tx.ExecContext(ctx, q); err != nil {
-				return fmt.Errorf("powersync: clear: %w", err)
+				return pserr.Errorf("powersync: clear: %w", err)
 			}
 		}
 		glob := "ps_data__*"
@@ -63,10 +64,10 @@ func (e *Engine) Clear(ctx context.Context, flags ClearFlags, rawTables []schema
 			// One row first, so that change notifications report the table
 			// (SQLite's truncate optimisation bypasses the update hooks).
 			if _, err := c.tx.ExecContext(ctx, "DELETE FROM "+q+" WHERE rowid IN (SELECT rowid FROM "+q+" LIMIT 1)"); err != nil {
-				return fmt.Errorf("powersync: clear %s: %w", t, err)
+				return pserr.Errorf("powersync: clear %s: %w", t, err)
 			}
 			if _, err := c.tx.ExecContext(ctx, "DELETE FROM "+q); err != nil {
-				return fmt.Errorf("powersync: clear %s: %w", t, err)
+				return pserr.Errorf("powersync: clear %s: %w", t, err)
 			}
 		}
 		for _, r := range rawTables {
@@ -77,7 +78,7 @@ func (e *Engine) Clear(ctx context.Context, flags ClearFlags, rawTables []schema
 				return err
 			}
 			if _, err := c.tx.ExecContext(ctx, r.Clear); err != nil {
-				return fmt.Errorf("powersync: clear raw table %s: %w", r.Name, err)
+				return pserr.Errorf("powersync: clear raw table %s: %w", r.Name, err)
 			}
 		}
 		return nil
@@ -102,7 +103,7 @@ func (e *Engine) TriggerResync(ctx context.Context, clearProgress bool) error {
 		}
 		for _, q := range stmts {
 			if _, err := c.tx.ExecContext(ctx, q); err != nil {
-				return fmt.Errorf("powersync: trigger resync: %w", err)
+				return pserr.Errorf("powersync: trigger resync: %w", err)
 			}
 		}
 		return nil

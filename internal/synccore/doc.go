@@ -72,16 +72,26 @@
 //
 // # API
 //
-// Besides the Engine's control methods: StreamKey is the element type of
-// StartRequest.ActiveStreams and UpdateSubscriptions; raw tables are
-// schema.RawTable values, taken from StartRequest;
-// CurrentCheckpointRequestID, TargetCheckpointRequestID and
-// SetTargetCheckpointRequestID are package functions taking a Querier (they
-// need no iteration); CompleteCrud, WriteCheckpointNeeded and
-// CommitWriteCheckpoint implement the upload side's gate handling;
-// Subscribe and Unsubscribe are the core's 'subscriptions' command;
-// OfflineStatus is powersync_offline_sync_status. SeedCheckpointRequestID
-// and NextCheckpointRequestID are Engine methods (they need the iteration).
+// Besides the Engine's control methods, the package functions below take a
+// Querier (they need no iteration). They are the one implementation of each
+// rule: the Syncer in package sync calls them, and the differential tests
+// replay the core's commands through them.
+//
+//   - Checkpoint requests: CurrentCheckpointRequestID,
+//     SeedCheckpointRequests and AllocateCheckpointRequestID. The core also
+//     refuses to allocate before the counter was seeded on the current
+//     connection; the Syncer keeps that state itself, and the tests add the
+//     check (checkpointreq_test.go).
+//   - The local-write gate: TargetCheckpointRequestID and
+//     SetTargetCheckpointRequestID; CompleteCrud, WriteCheckpointNeeded and
+//     CommitWriteCheckpoint build the upload side on them;
+//     UploadsAcknowledged is what Flush waits for.
+//   - Subscribe and Unsubscribe are the core's 'subscriptions' command;
+//     OfflineStatus is powersync_offline_sync_status.
+//
+// StreamKey is the element type of StartRequest.ActiveStreams and
+// UpdateSubscriptions; raw tables are schema.RawTable values, taken from
+// StartRequest.
 //
 // # Testing
 //

@@ -7,12 +7,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"time"
 
-	"github.com/gopowersync/powersync/driver"
+	_ "github.com/gopowersync/powersync/driver" // registers the sync-operation flag (internal/syncop)
+	"github.com/gopowersync/powersync/internal/pserr"
+	"github.com/gopowersync/powersync/internal/syncop"
 	"github.com/gopowersync/powersync/schema"
 	sqlite "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // checkpoint is the checkpoint the iteration is tracking. It is never
@@ -134,8 +138,8 @@ func (c *call) then(f func(*iteration)) { c.after = append(c.after, f) }
 func isRetryable(err error) bool {
 	var se *sqlite.Error
 	if errors.As(err, &se) {
-		switch se.Code() & 0xff {
-		case 5, 6:
+		switch se.Code() & 0xff { // the primary result code
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
 			return true
 		}
 	}
@@ -177,7 +181,6 @@ func (e *Engine) runWith(ctx context.Context, needIteration bool, kind callKind,
 	out, err := e.runLocked(ctx, kind, fn)
 	if err != nil && needIteration && !isRetryable(err) {
 		e.it = nil
-		e.seed = false
 	}
 	return out, err
 }
@@ -193,7 +196,7 @@ const syncAutoCheckpoint = 10000
 // raiseAutoCheckpoint sets the connection's automatic checkpoint threshold
 // for a control call and returns a function that restores it, so that the
 // application's own use of the pooled connection keeps its setting.
-func raiseAutoCheckpoint(ctx context.Context, conn *sql.Conn) (func(), error) {
+func raiseAutoCheckpoint(ctx context.Context, conn *sql.Conn, log *slog.Logger) (func(), error) {
 	var prev int
 	if err := conn.QueryRowContext(ctx, "PRAGMA wal_autocheckpoint").Scan(&prev); err != nil {
 		return nil, fmt.Errorf("read wal_autocheckpoint: %w", err)
@@ -205,7 +208,9 @@ func raiseAutoCheckpoint(ctx context.Context, conn *sql.Conn) (func(), error) {
 		return nil, fmt.Errorf("set wal_autocheckpoint: %w", err)
 	}
 	return func() {
-		_, _ = conn.ExecContext(context.WithoutCancel(ctx), fmt.Sprintf("PRAGMA wal_autocheckpoint = %d", prev))
+		if _, err := conn.ExecContext(context.WithoutCancel(ctx), fmt.Sprintf("PRAGMA wal_autocheckpoint = %d", prev)); err != nil {
+			log.Warn("powersync: restore wal_autocheckpoint", "value", prev, "err", err)
+		}
 	}, nil
 }
 
@@ -232,7 +237,7 @@ func (it *iteration) downloadedSinceApply() int64 {
 // inside a transaction, and changing it drops the connection's temporary
 // tables, so a connection on which the application created any is left as
 // it is.
-func useFileTempStore(ctx context.Context, conn *sql.Conn) (func(), error) {
+func useFileTempStore(ctx context.Context, conn *sql.Conn, log *slog.Logger) (func(), error) {
 	var mode int
 	if err := conn.QueryRowContext(ctx, "PRAGMA temp_store").Scan(&mode); err != nil {
 		return nil, fmt.Errorf("read temp_store: %w", err)
@@ -252,7 +257,9 @@ func useFileTempStore(ctx context.Context, conn *sql.Conn) (func(), error) {
 		return nil, fmt.Errorf("set temp_store: %w", err)
 	}
 	return func() {
-		_, _ = conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA temp_store = MEMORY")
+		if _, err := conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA temp_store = MEMORY"); err != nil {
+			log.Warn("powersync: restore temp_store", "value", "MEMORY", "err", err)
+		}
 	}, nil
 }
 
@@ -269,26 +276,26 @@ func appliesCheckpoint(line []byte, binary bool) bool {
 func (e *Engine) runLocked(ctx context.Context, kind callKind, fn func(c *call) error) (out []Instruction, err error) {
 	conn, err := e.db.Conn(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("powersync: sync control: %w", err)
+		return nil, pserr.Errorf("powersync: sync control: %w", err)
 	}
 	defer conn.Close()
 	if kind.bulk {
-		restore, err := raiseAutoCheckpoint(ctx, conn)
+		restore, err := raiseAutoCheckpoint(ctx, conn, e.log)
 		if err != nil {
-			return nil, fmt.Errorf("powersync: sync control: %w", err)
+			return nil, pserr.Errorf("powersync: sync control: %w", err)
 		}
 		defer restore()
 	}
 	if kind.applies {
-		restoreTemp, err := useFileTempStore(ctx, conn)
+		restoreTemp, err := useFileTempStore(ctx, conn, e.log)
 		if err != nil {
-			return nil, fmt.Errorf("powersync: sync control: %w", err)
+			return nil, pserr.Errorf("powersync: sync control: %w", err)
 		}
 		defer restoreTemp()
 	}
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, fmt.Errorf("powersync: sync control: begin: %w", err)
+		return nil, pserr.Errorf("powersync: sync control: begin: %w", err)
 	}
 	c := &call{ctx: ctx, e: e, conn: conn, tx: tx, now: e.now().UnixMicro(), statusAt: -1}
 	err = fn(c)
@@ -297,7 +304,7 @@ func (e *Engine) runLocked(ctx context.Context, kind callKind, fn func(c *call) 
 	}
 	if c.syncOpOn {
 		if err2 := setSyncOperation(conn, false); err == nil && err2 != nil {
-			err = fmt.Errorf("powersync: sync control: %w", err2)
+			err = pserr.Errorf("powersync: sync control: %w", err2)
 		}
 	}
 	if err != nil {
@@ -305,7 +312,7 @@ func (e *Engine) runLocked(ctx context.Context, kind callKind, fn func(c *call) 
 		return nil, err
 	}
 	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("powersync: sync control: commit: %w", err)
+		return nil, pserr.Errorf("powersync: sync control: commit: %w", err)
 	}
 	it := e.it
 	for _, f := range c.after {
@@ -321,21 +328,20 @@ func (e *Engine) runLocked(ctx context.Context, kind callKind, fn func(c *call) 
 	}
 	if c.endIt {
 		e.it = nil
-		e.seed = false
 	}
 	return c.out, nil
 }
 
 // setSyncOperation flags the connection as applying synced data, so that
 // powersync_in_sync_operation() is 1 and CRUD capture is suppressed.
-var setSyncOperation = driver.SetSyncOperation
+var setSyncOperation = syncop.Set
 
 func (c *call) enterSyncOperation() error {
 	if c.syncOpOn {
 		return nil
 	}
 	if err := setSyncOperation(c.conn, true); err != nil {
-		return fmt.Errorf("powersync: sync operation flag: %w", err)
+		return pserr.Errorf("powersync: sync operation flag: %w", err)
 	}
 	c.syncOpOn = true
 	return nil
@@ -344,7 +350,7 @@ func (c *call) enterSyncOperation() error {
 // Start begins a sync iteration ('start'), tearing down an active one.
 func (e *Engine) Start(ctx context.Context, req StartRequest) ([]Instruction, error) {
 	e.mu.Lock()
-	e.it, e.seed = nil, false
+	e.it = nil
 	e.mu.Unlock()
 	it := &iteration{req: req, activeStreams: slices.Clone(req.ActiveStreams), connecting: true}
 	it.rawTables = make(map[string]*schema.RawTable, len(req.RawTables))
@@ -397,7 +403,7 @@ func (e *Engine) Start(ctx context.Context, req StartRequest) ([]Instruction, er
 		}
 		raw, err := json.Marshal(body)
 		if err != nil {
-			return fmt.Errorf("powersync: sync request: %w", err)
+			return pserr.Errorf("powersync: sync request: %w", err)
 		}
 		est := EstablishSyncStream{Request: raw}
 		if req.CheckpointMode == "requests" {

@@ -161,7 +161,7 @@ func (c *call) checkpointApplied(cp *checkpoint) error {
 func (c *call) onPartialComplete(priority int32) error {
 	it := c.e.it
 	if !it.tracking {
-		return fmt.Errorf("%w: Received partial checkpoint complete without previous checkpoint", ErrState)
+		return fmt.Errorf("%w: Received partial checkpoint complete without previous checkpoint", ErrProtocol)
 	}
 	res, err := c.syncLocal(it.cp, priority)
 	if err != nil {

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+
+	"github.com/gopowersync/powersync/internal/pserr"
 )
 
 func readKVInt(ctx context.Context, q Querier, key string) (int64, bool, error) {
@@ -14,14 +16,14 @@ func readKVInt(ctx context.Context, q Querier, key string) (int64, bool, error) 
 		return 0, false, nil
 	}
 	if err != nil {
-		return 0, false, fmt.Errorf("powersync: read %s: %w", key, err)
+		return 0, false, pserr.Errorf("powersync: read %s: %w", key, err)
 	}
 	return v.Int64, v.Valid, nil
 }
 
 func writeKVInt(ctx context.Context, q Querier, key string, v int64) error {
 	if _, err := q.ExecContext(ctx, "INSERT OR REPLACE INTO ps_kv(key, value) VALUES (?, ?)", key, v); err != nil {
-		return fmt.Errorf("powersync: write %s: %w", key, err)
+		return pserr.Errorf("powersync: write %s: %w", key, err)
 	}
 	return nil
 }
@@ -30,7 +32,7 @@ func clientID(ctx context.Context, q Querier) (string, error) {
 	var id string
 	err := q.QueryRowContext(ctx, "SELECT value FROM ps_kv WHERE key = 'client_id'").Scan(&id)
 	if err != nil {
-		return "", fmt.Errorf("powersync: read client_id: %w", err)
+		return "", pserr.Errorf("powersync: read client_id: %w", err)
 	}
 	return id, nil
 }
@@ -38,7 +40,7 @@ func clientID(ctx context.Context, q Querier) (string, error) {
 func (c *call) localBuckets() ([]bucketRequest, error) {
 	rows, err := c.tx.QueryContext(c.ctx, "SELECT name, last_op FROM ps_buckets WHERE pending_delete = 0")
 	if err != nil {
-		return nil, fmt.Errorf("powersync: read buckets: %w", err)
+		return nil, pserr.Errorf("powersync: read buckets: %w", err)
 	}
 	defer rows.Close()
 	var out []bucketRequest
@@ -72,47 +74,30 @@ func (c *call) initialCheckpointRequestID() (int64, error) {
 	return id, nil
 }
 
-// SeedCheckpointRequestID stores the checkpoint request id the service
-// echoed for this connection ('seed_checkpoint_request_id'). It needs an
-// active iteration; id must be positive.
-func (e *Engine) SeedCheckpointRequestID(ctx context.Context, id int64) error {
+// SeedCheckpointRequests stores id, the checkpoint request id the service
+// answered for a connection, as the last allocated one: the storage half of
+// 'seed_checkpoint_request_id'. The core also refuses to allocate an id
+// before the counter was seeded on the current connection; the Syncer
+// keeps that state itself (it waits instead of failing). id must be
+// positive.
+func SeedCheckpointRequests(ctx context.Context, q Querier, id int64) error {
 	if id <= 0 {
 		return fmt.Errorf("%w: checkpoint request id must be a positive integer", ErrArgument)
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.it == nil {
-		return errNoIteration
-	}
-	_, err := e.runLocked(ctx, callKind{}, func(c *call) error { return writeKVInt(ctx, c.tx, keyRequested, id) })
-	if err == nil {
-		e.seed = true
-	}
-	return err
+	return writeKVInt(ctx, q, keyRequested, id)
 }
 
-// NextCheckpointRequestID allocates the next checkpoint request id
-// ('next_checkpoint_request_id'). The counter must have been seeded in the
-// active iteration.
-func (e *Engine) NextCheckpointRequestID(ctx context.Context) (int64, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.it == nil {
-		return 0, errNoIteration
+// AllocateCheckpointRequestID increments the last allocated checkpoint
+// request id and returns the new one: the storage half of
+// 'next_checkpoint_request_id'. Run it in a write transaction after
+// SeedCheckpointRequests.
+func AllocateCheckpointRequestID(ctx context.Context, q Querier) (int64, error) {
+	cur, _, err := CurrentCheckpointRequestID(ctx, q)
+	if err != nil {
+		return 0, err
 	}
-	if !e.seed {
-		return 0, fmt.Errorf("%w: Checkpoint request state has not been seeded", ErrState)
-	}
-	var next int64
-	_, err := e.runLocked(ctx, callKind{}, func(c *call) error {
-		cur, _, err := readKVInt(ctx, c.tx, keyRequested)
-		if err != nil {
-			return err
-		}
-		next = cur + 1
-		return writeKVInt(ctx, c.tx, keyRequested, next)
-	})
-	return next, err
+	next := cur + 1
+	return next, writeKVInt(ctx, q, keyRequested, next)
 }
 
 // CurrentCheckpointRequestID returns the last allocated checkpoint request
@@ -164,7 +149,7 @@ func SetTargetCheckpointRequestID(ctx context.Context, q Querier, id int64) (pre
 		err = writeKVInt(ctx, q, keyTarget, id)
 	}
 	if err != nil {
-		return 0, false, fmt.Errorf("powersync: set target checkpoint: %w", err)
+		return 0, false, pserr.Errorf("powersync: set target checkpoint: %w", err)
 	}
 	return prev, hadPrev, nil
 }
@@ -176,19 +161,20 @@ func SetTargetCheckpointRequestID(ctx context.Context, q Querier, id int64) (pre
 // transaction.
 func CompleteCrud(ctx context.Context, tx *sql.Tx, lastID int64, writeCheckpoint *int64) error {
 	if _, err := tx.ExecContext(ctx, "DELETE FROM ps_crud WHERE id <= ?", lastID); err != nil {
-		return fmt.Errorf("powersync: complete crud: %w", err)
+		return pserr.Errorf("powersync: complete crud: %w", err)
 	}
 	target := int64(MaxOpID)
 	if writeCheckpoint != nil {
 		var empty bool
 		if err := tx.QueryRowContext(ctx, "SELECT NOT EXISTS(SELECT 1 FROM ps_crud)").Scan(&empty); err != nil {
-			return fmt.Errorf("powersync: complete crud: %w", err)
+			return pserr.Errorf("powersync: complete crud: %w", err)
 		}
 		if empty {
 			target = *writeCheckpoint
 		}
 	}
-	return writeKVInt(ctx, tx, keyTarget, target)
+	_, _, err := SetTargetCheckpointRequestID(ctx, tx, target)
+	return err
 }
 
 // WriteCheckpointNeeded is the first half of update_local_target: it reports
@@ -196,7 +182,7 @@ func CompleteCrud(ctx context.Context, tx *sql.Tx, lastID int64, writeCheckpoint
 // returns ps_crud's sequence number to pass to CommitWriteCheckpoint after
 // the write checkpoint was created.
 func WriteCheckpointNeeded(ctx context.Context, q Querier) (seq int64, needed bool, err error) {
-	t, ok, err := readKVInt(ctx, q, keyTarget)
+	t, ok, err := TargetCheckpointRequestID(ctx, q)
 	if err != nil || !ok || t != MaxOpID {
 		return 0, false, err
 	}
@@ -205,7 +191,7 @@ func WriteCheckpointNeeded(ctx context.Context, q Querier) (seq int64, needed bo
 		return 0, false, nil
 	}
 	if err != nil {
-		return 0, false, fmt.Errorf("powersync: read crud sequence: %w", err)
+		return 0, false, pserr.Errorf("powersync: read crud sequence: %w", err)
 	}
 	return seq, true, nil
 }
@@ -217,17 +203,20 @@ func WriteCheckpointNeeded(ctx context.Context, q Querier) (seq int64, needed bo
 func CommitWriteCheckpoint(ctx context.Context, tx *sql.Tx, seqBefore, id int64) (bool, error) {
 	var pending bool
 	if err := tx.QueryRowContext(ctx, "SELECT EXISTS(SELECT 1 FROM ps_crud)").Scan(&pending); err != nil {
-		return false, fmt.Errorf("powersync: commit write checkpoint: %w", err)
+		return false, pserr.Errorf("powersync: commit write checkpoint: %w", err)
 	}
 	if pending {
 		return false, nil
 	}
 	var seq int64
 	if err := tx.QueryRowContext(ctx, "SELECT seq FROM sqlite_sequence WHERE name = 'ps_crud'").Scan(&seq); err != nil {
-		return false, fmt.Errorf("powersync: commit write checkpoint: %w", err)
+		return false, pserr.Errorf("powersync: commit write checkpoint: %w", err)
 	}
 	if seq != seqBefore {
 		return false, nil
 	}
-	return true, writeKVInt(ctx, tx, keyTarget, id)
+	if _, _, err := SetTargetCheckpointRequestID(ctx, tx, id); err != nil {
+		return false, err
+	}
+	return true, nil
 }

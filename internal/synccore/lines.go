@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+
+	"github.com/gopowersync/powersync/internal/pserr"
 )
 
 // ErrProtocol marks a sync line the engine cannot accept (malformed JSON or
@@ -103,7 +105,7 @@ type dataLine struct {
 }
 
 func protocolErr(err error) error {
-	return fmt.Errorf("%w: invalid text line: %w", ErrProtocol, err)
+	return pserr.Errorf("%w: invalid text line: %w", ErrProtocol, err)
 }
 
 // parseTextLine decodes one NDJSON sync line.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/gopowersync/powersync/internal/pserr"
 	"github.com/gopowersync/powersync/schema"
 )
 
@@ -28,7 +29,7 @@ func (c *call) applyRaw(raw *schema.RawTable, t, id string, data sql.NullString)
 			args[i] = id
 		}
 		if _, err := c.exec(del.SQL, args...); err != nil {
-			return fmt.Errorf("powersync: statement %s: %w (context: deleting from %s, id = %s)", del.SQL, err, t, id)
+			return pserr.Errorf("powersync: statement %s: %w (context: deleting from %s, id = %s)", del.SQL, err, t, id)
 		}
 		return nil
 	}
@@ -41,12 +42,12 @@ func (c *call) applyRaw(raw *schema.RawTable, t, id string, data sql.NullString)
 		return err
 	}
 	if _, err := c.exec(put.SQL, args...); err != nil {
-		return fmt.Errorf("powersync: statement %s: %w (context: replacing into %s, id = %s, data = %s)", put.SQL, err, t, id, data.String)
+		return pserr.Errorf("powersync: statement %s: %w (context: replacing into %s, id = %s, data = %s)", put.SQL, err, t, id, data.String)
 	}
 	return nil
 }
 
-// bindPut computes the arguments of a put statement (spec schema.md §9.1).
+// bindPut computes the arguments of a put statement (docs/storage.md, "Raw tables").
 func bindPut(st *schema.PendingStatement, id, data string) ([]any, error) {
 	var obj map[string]json.RawMessage
 	needsJSON := false
@@ -168,7 +169,7 @@ func (c *call) inferStatement(raw *schema.RawTable, put bool) (*schema.PendingSt
 	}
 	putSt, delSt, err := raw.InferStatements(cols)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrArgument, err)
+		return nil, pserr.Errorf("%w: %w", ErrArgument, err)
 	}
 	if put {
 		return putSt, nil

@@ -3,9 +3,10 @@ package synccore
 import (
 	"context"
 	"database/sql"
-	"fmt"
 	"slices"
 	"strconv"
+
+	"github.com/gopowersync/powersync/internal/pserr"
 )
 
 // Querier is what the package-level helpers need: *sql.DB, *sql.Tx and
@@ -19,7 +20,7 @@ type Querier interface {
 func loadPriorityStatus(ctx context.Context, q Querier) ([]PriorityStatus, error) {
 	rows, err := q.QueryContext(ctx, "SELECT priority, last_synced_at FROM ps_sync_state ORDER BY priority")
 	if err != nil {
-		return nil, fmt.Errorf("powersync: read sync state: %w", err)
+		return nil, pserr.Errorf("powersync: read sync state: %w", err)
 	}
 	defer rows.Close()
 	out := []PriorityStatus{}

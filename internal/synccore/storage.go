@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"unsafe"
+
+	"github.com/gopowersync/powersync/internal/pserr"
 )
 
 // lookupBucket returns the id, last_applied_op and last_op of a bucket,
@@ -69,14 +71,14 @@ type pendingPut struct {
 
 type rowRef struct{ typ, id string }
 
-// insertOperations stores the ops of one data line (spec client-algorithms
-// §3). The effect equals applying the ops one by one; superseded rows are
+// insertOperations stores the ops of one data line (docs/sync.md,
+// "Storing operations and checksums"). The effect equals applying the ops one by one; superseded rows are
 // found with one batched DELETE per run of ops and new rows are written with
 // multi-row INSERTs.
 func (c *call) insertOperations(d *dataLine, size int) error {
 	bucketID, lastApplied, lastOp, err := c.lookupBucket(d.bucket)
 	if err != nil {
-		return fmt.Errorf("powersync: store data for bucket %q: %w", d.bucket, err)
+		return pserr.Errorf("powersync: store data for bucket %q: %w", d.bucket, err)
 	}
 	if err := checkOpOrder(d, lastOp); err != nil {
 		return err
@@ -328,7 +330,7 @@ func (c *call) deleteBuckets(names []string) error {
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("powersync: delete bucket %q: %w", name, err)
+			return pserr.Errorf("powersync: delete bucket %q: %w", name, err)
 		}
 		if _, err := c.exec("INSERT OR IGNORE INTO ps_updated_rows(row_type, row_id) SELECT row_type, row_id FROM ps_oplog WHERE bucket = ?", id); err != nil {
 			return err
@@ -341,7 +343,7 @@ func (c *call) deleteBuckets(names []string) error {
 }
 
 // loadProgress computes the download progress of a new checkpoint from the
-// persisted counters (spec client-algorithms §7).
+// persisted counters (docs/status.md, "Download progress").
 func (c *call) loadProgress(cp *checkpoint) (map[string]*progressEntry, error) {
 	p := make(map[string]*progressEntry, len(cp.buckets))
 	for name, b := range cp.buckets {

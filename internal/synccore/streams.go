@@ -6,6 +6,8 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+
+	"github.com/gopowersync/powersync/internal/pserr"
 )
 
 // trackedStream is a row of ps_stream_subscriptions as shown in the status.
@@ -58,7 +60,7 @@ func scanStream(r rowScanner) (trackedStream, error) {
 func loadStreams(ctx context.Context, q Querier) ([]trackedStream, error) {
 	rows, err := q.QueryContext(ctx, "SELECT "+streamColumns+" FROM ps_stream_subscriptions ORDER BY id")
 	if err != nil {
-		return nil, fmt.Errorf("powersync: read stream subscriptions: %w", err)
+		return nil, pserr.Errorf("powersync: read stream subscriptions: %w", err)
 	}
 	defer rows.Close()
 	var out []trackedStream
@@ -90,7 +92,7 @@ func (c *call) extendTTL(keys []StreamKey) error {
 	for _, k := range keys {
 		if _, err := c.exec("UPDATE ps_stream_subscriptions SET expires_at = ? + ttl * 1000000 WHERE stream_name = ? AND local_params = ? AND ttl IS NOT NULL",
 			c.now, k.Name, serializedParams(k.Params)); err != nil {
-			return fmt.Errorf("powersync: extend stream subscriptions: %w", err)
+			return pserr.Errorf("powersync: extend stream subscriptions: %w", err)
 		}
 	}
 	return nil
@@ -141,7 +143,7 @@ func (c *call) subscriptionRequest(includeDefaults bool) (subRequest, error) {
 }
 
 // resolveSubscriptions reconciles ps_stream_subscriptions with the streams of
-// a checkpoint (spec client-algorithms §11.4).
+// a checkpoint (docs/sync.md, "Stream subscriptions").
 func (c *call) resolveSubscriptions(it *iteration, cp *checkpoint, streams []streamDescription) ([]trackedStream, error) {
 	subs, err := c.loadStreams()
 	if err != nil {
@@ -181,7 +183,7 @@ func (c *call) resolveSubscriptions(it *iteration, cp *checkpoint, streams []str
 			row := c.tx.QueryRowContext(c.ctx, "INSERT INTO ps_stream_subscriptions (stream_name, active, is_default) VALUES (?, TRUE, TRUE) RETURNING "+streamColumns, s.name)
 			ns, err := scanStream(row)
 			if err != nil {
-				return nil, fmt.Errorf("powersync: create default subscription: %w", err)
+				return nil, pserr.Errorf("powersync: create default subscription: %w", err)
 			}
 			ns.server = k
 			subs = append(subs, ns)

@@ -2,8 +2,9 @@ package synccore
 
 import (
 	"context"
-	"fmt"
 	"time"
+
+	"github.com/gopowersync/powersync/internal/pserr"
 )
 
 // SubscribeRequest subscribes to a sync stream (the core's
@@ -33,7 +34,7 @@ ON CONFLICT (stream_name, local_params) DO UPDATE SET
   expires_at = excluded.expires_at`,
 		req.Stream.Name, req.Priority, serializedParams(req.Stream.Params), ttl, now.UnixMicro()+ttl*1_000_000)
 	if err != nil {
-		return fmt.Errorf("powersync: subscribe to stream %q: %w", req.Stream.Name, err)
+		return pserr.Errorf("powersync: subscribe to stream %q: %w", req.Stream.Name, err)
 	}
 	return nil
 }
@@ -44,7 +45,7 @@ func Unsubscribe(ctx context.Context, q Querier, key StreamKey) error {
 	_, err := q.ExecContext(ctx, "UPDATE ps_stream_subscriptions SET ttl = NULL WHERE stream_name = ? AND local_params = ?",
 		key.Name, serializedParams(key.Params))
 	if err != nil {
-		return fmt.Errorf("powersync: unsubscribe from stream %q: %w", key.Name, err)
+		return pserr.Errorf("powersync: unsubscribe from stream %q: %w", key.Name, err)
 	}
 	return nil
 }

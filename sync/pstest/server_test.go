@@ -20,7 +20,8 @@ func newTestServer(t *testing.T, opts ...Option) *Server {
 	return srv
 }
 
-// Vectors from spec/test-vectors.md §6.
+// Checksum vectors of the sync protocol, as the official core and service
+// compute them (docs/sync.md, "Storing operations and checksums").
 func TestChecksumVectors(t *testing.T) {
 	puts := []struct {
 		table, id, data string
@@ -50,7 +51,7 @@ func TestChecksumVectors(t *testing.T) {
 	}
 }
 
-// The bucket of §6.3/§6.4: PUT t1, PUT t2, REMOVE t1, PUT t2 -> checksum
+// A bucket of PUT t1, PUT t2, REMOVE t1, PUT t2 -> checksum
 // 2465022086 (sent signed as -1829945210); compacted to CLEAR (2516777268,
 // signed -1778190028) + PUT t2 with the same bucket checksum.
 func TestBucketChecksumAndCompactionVector(t *testing.T) {
