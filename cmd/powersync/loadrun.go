@@ -346,11 +346,13 @@ func (r *loadRun) run(ctx context.Context) (*loadReport, error) {
 	}
 	r.wg.Wait()
 
-	// Drain: let the last markers arrive, bounded.
-	if r.markers.openCount() > 0 {
+	// Drain: let the last markers arrive, and clients that joined late
+	// sync, bounded.
+	pending := func() bool { return r.markers.openCount() > 0 || r.synced.Load() < r.live.Load() }
+	if pending() {
 		r.setPhase("drain")
 		drainEnd := time.Now().Add(cfg.drain)
-		for r.markers.openCount() > 0 && time.Now().Before(drainEnd) {
+		for pending() && time.Now().Before(drainEnd) {
 			if err := r.waitUntil(ctx, time.Now().Add(50*time.Millisecond), tick, sample); err != nil {
 				break
 			}
@@ -455,7 +457,9 @@ func (r *loadRun) spawn(ctx context.Context) {
 func (r *loadRun) openClient(ctx context.Context, idx int) (*loadClient, error) {
 	c := &loadClient{r: r, idx: idx, user: r.user(idx), begun: time.Now(),
 		path: filepath.Join(r.dir, fmt.Sprintf("client-%d.db", idx))}
-	dsn := c.path + fmt.Sprintf("?_pragma=cache_size(-%d)", r.cfg.cacheKiB)
+	// No fsync: the databases are thrown away, and a simulated client
+	// should not wait for this machine's disk.
+	dsn := c.path + fmt.Sprintf("?_pragma=cache_size(-%d)&_pragma=synchronous(off)", r.cfg.cacheKiB)
 	conn, err := driver.NewConnector(dsn, driver.WithSchema(r.cfg.schema))
 	if err != nil {
 		return nil, err
@@ -742,7 +746,7 @@ func (r *loadRun) writeMarker(ctx context.Context) {
 			expect[c.idx] = true
 		}
 	}
-	seq := r.markers.open(id, expect)
+	seq := r.markers.open(id, w.idx, expect)
 	cols, args := []string{"id"}, []any{id}
 	for _, col := range r.table.Columns {
 		switch {
@@ -765,14 +769,17 @@ func (r *loadRun) writeMarker(ctx context.Context) {
 // churnOne replaces a random client with a new one.
 func (r *loadRun) churnOne(ctx context.Context) {
 	r.mu.Lock()
+	// A client whose marker may still be uploading stays: its leaving
+	// would lose the marker, which measures nothing.
 	var victim *loadClient
-	n := rand.IntN(max(len(r.clients), 1))
+	var candidates []*loadClient
 	for _, c := range r.clients {
-		if n == 0 {
-			victim = c
-			break
+		if !r.markers.writing(c.idx) {
+			candidates = append(candidates, c)
 		}
-		n--
+	}
+	if len(candidates) > 0 {
+		victim = candidates[rand.IntN(len(candidates))]
 	}
 	if victim != nil {
 		delete(r.clients, victim.idx)
@@ -878,13 +885,14 @@ type markerSet struct {
 }
 
 type marker struct {
+	writer  int          // the client that wrote it
 	at      time.Time    // just before the local write
 	pending map[int]bool // clients that have not applied it yet
 	last    time.Time    // the latest apply so far
 	seen    int
 }
 
-func (m *markerSet) open(id string, expect map[int]bool) int {
+func (m *markerSet) open(id string, writer int, expect map[int]bool) int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.byID == nil {
@@ -892,7 +900,7 @@ func (m *markerSet) open(id string, expect map[int]bool) int {
 	}
 	m.written++
 	if len(expect) > 0 { // else no other client to wait for
-		m.byID[id] = &marker{pending: expect, at: time.Now()}
+		m.byID[id] = &marker{writer: writer, pending: expect, at: time.Now()}
 	}
 	return m.written
 }
@@ -959,6 +967,19 @@ func (m *markerSet) completeLocked(id string, mk *marker) {
 		m.complete++
 		m.fanout.add(mk.last.Sub(mk.at))
 	}
+}
+
+// writing reports whether client idx wrote a marker that has not reached
+// every client yet (so its upload may not be done).
+func (m *markerSet) writing(idx int) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, mk := range m.byID {
+		if mk.writer == idx {
+			return true
+		}
+	}
+	return false
 }
 
 func (m *markerSet) openCount() int {
