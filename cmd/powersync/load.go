@@ -93,7 +93,7 @@ type loadFlags struct {
 	clients, users, cacheKiB                                               int
 	ramp, duration, settle, drain, retryDelay, tokenTTL                    time.Duration
 	writesPerMin, churnRate                                                float64
-	jsonOut, bson                                                          bool
+	jsonOut, bson, gzip                                                    bool
 }
 
 func loadCommand() *command {
@@ -125,6 +125,7 @@ func loadCommand() *command {
 		fs.IntVar(&f.cacheKiB, "cache-kib", defaultLoadCacheKiB, "SQLite page cache per database connection, in `KiB`")
 		fs.StringVar(&f.dir, "dir", "", "keep the client databases in `directory` (default: a temporary one, removed)")
 		fs.BoolVar(&f.bson, "bson", false, "ask for the binary (BSON) sync stream")
+		fs.BoolVar(&f.gzip, "gzip", true, "accept gzip-compressed responses, as the SDKs do (false saves the ~36 KiB decompressor of each client)")
 		fs.BoolVar(&f.jsonOut, "json", false, "print the report as JSON")
 		pos, code, ok := a.parseFlags(c, fs, args)
 		if !ok {
@@ -200,7 +201,7 @@ func (f *loadFlags) config() (loadConfig, error) {
 		endpoint: f.endpoint, clients: f.clients, users: f.users, ramp: f.ramp, duration: f.duration,
 		settle: f.settle, drain: f.drain, writesPerMin: f.writesPerMin, scenario: f.scenario,
 		churnRate: f.churnRate, markerTable: f.markerTable, uploadURL: f.uploadURL, dir: f.dir,
-		cacheKiB: f.cacheKiB, retryDelay: f.retryDelay, bson: f.bson,
+		cacheKiB: f.cacheKiB, retryDelay: f.retryDelay, bson: f.bson, noGzip: !f.gzip,
 	}
 	if f.uploadURL == "" {
 		cfg.writesPerMin = 0

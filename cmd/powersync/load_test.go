@@ -22,13 +22,16 @@ func loadTestConfig(t testing.TB, srv *pstest.Server, n int) loadConfig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return loadConfig{
-		endpoint: srv.URL, clients: n, ramp: time.Second, duration: 2 * time.Second,
+	cfg := loadConfig{
+		clients: n, ramp: time.Second, duration: 2 * time.Second,
 		settle: 3 * time.Minute, drain: 2 * time.Minute, writesPerMin: 120,
-		schema: s, markerTable: "lists", uploadURL: srv.URL + "/upload", dir: t.TempDir(),
-		token:      func(_ context.Context, user string) (string, error) { return srv.Token(user), nil },
-		retryDelay: 200 * time.Millisecond,
+		schema: s, markerTable: "lists", dir: t.TempDir(), retryDelay: 200 * time.Millisecond,
 	}
+	if srv != nil {
+		cfg.endpoint, cfg.uploadURL = srv.URL, srv.URL+"/upload"
+		cfg.token = func(_ context.Context, user string) (string, error) { return srv.Token(user), nil }
+	}
+	return cfg
 }
 
 // checkNoLeak fails t if the goroutines started since before are still

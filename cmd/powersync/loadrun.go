@@ -58,8 +58,10 @@ type loadConfig struct {
 	cacheKiB   int    // SQLite page cache per connection
 	retryDelay time.Duration
 	bson       bool
+	noGzip     bool         // do not accept gzip-compressed responses
 	httpClient *http.Client // shared by all clients; nil for one sized for clients
 
+	onIdle   func(*loadRun)     // called when idle memory was measured, after the settle phase (tests)
 	tick     time.Duration      // how often progress is reported
 	progress func(loadSnapshot) // called every tick (and once at the end of each phase)
 	event    func(format string, args ...any)
@@ -67,7 +69,7 @@ type loadConfig struct {
 
 // Defaults of the load command.
 const (
-	defaultLoadCacheKiB  = 64
+	defaultLoadCacheKiB  = 32
 	defaultLoadSettle    = 2 * time.Minute
 	defaultLoadDrain     = 15 * time.Second
 	loadStartConcurrency = 16 // clients opened at once (SQLite files and schemas)
@@ -191,6 +193,7 @@ func newLoadRun(cfg loadConfig) (*loadRun, error) {
 	r.http = cfg.httpClient
 	if r.http == nil {
 		r.own = loadTransport(cfg.clients)
+		r.own.DisableCompression = cfg.noGzip
 		r.http = &http.Client{Transport: r.own}
 	}
 	r.dir = cfg.dir
@@ -287,6 +290,9 @@ func (r *loadRun) run(ctx context.Context) (*loadReport, error) {
 		}
 	}
 	idle := sample(true)
+	if cfg.onIdle != nil {
+		cfg.onIdle(r)
+	}
 	rep.Tool.IdleClients = r.connected.Load()
 	if n := rep.Tool.IdleClients; n > 0 && idle.rss > base.rss {
 		rep.Tool.IdleRSSPerClient = (idle.rss - base.rss) / uint64(n)

@@ -174,13 +174,15 @@ func errorKind(err error) string {
 type usage struct {
 	at         time.Time
 	rss        uint64        // resident memory, 0 if unknown
-	goTotal    uint64        // memory mapped by the Go runtime
+	goTotal    uint64        // memory held by the Go runtime (mapped and not released)
 	goHeap     uint64        // live and unswept heap objects
+	goStacks   uint64        // goroutine stacks
 	goroutines int           // goroutines
 	cpu        time.Duration // user + system CPU time since the start
 }
 
-var usageMetrics = []string{"/memory/classes/total:bytes", "/memory/classes/heap/objects:bytes"}
+var usageMetrics = []string{"/memory/classes/total:bytes", "/memory/classes/heap/released:bytes",
+	"/memory/classes/heap/objects:bytes", "/memory/classes/heap/stacks:bytes"}
 
 // sampleUsage reads the process's resource use. With settle it first
 // collects garbage and returns freed memory to the system, so that the
@@ -196,12 +198,14 @@ func sampleUsage(settle bool) usage {
 	}
 	metrics.Read(s)
 	u := usage{at: time.Now(), goroutines: runtime.NumGoroutine(), rss: residentBytes(), cpu: cpuTime()}
-	if s[0].Value.Kind() == metrics.KindUint64 {
-		u.goTotal = s[0].Value.Uint64()
+	v := make([]uint64, len(s))
+	for i := range s {
+		if s[i].Value.Kind() == metrics.KindUint64 {
+			v[i] = s[i].Value.Uint64()
+		}
 	}
-	if s[1].Value.Kind() == metrics.KindUint64 {
-		u.goHeap = s[1].Value.Uint64()
-	}
+	u.goTotal = v[0] - min(v[1], v[0]) // memory the runtime holds, not what it gave back
+	u.goHeap, u.goStacks = v[2], v[3]
 	return u
 }
 
