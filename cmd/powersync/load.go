@@ -59,7 +59,7 @@ rejects one); --token gives every client the same token. Clients are users
 load-user-0 … load-user-(M-1), round robin (--users, default one per
 client).
 
-What is printed: a line per phase and, every second on a terminal (every 5
+What is printed: a line per phase (on stderr with --json) and, every second on a terminal (every 5
 seconds otherwise), the connected clients, markers, fan-out so far, errors,
 and this process's CPU and memory; at the end a report (or --json): the
 distributions of initial sync, fan-out, delivery, upload round trips and
@@ -294,8 +294,14 @@ func (c *tokenCommandCache) forget(user string) {
 
 // load runs the load test with live output and prints the report.
 func (a *app) load(ctx context.Context, cfg loadConfig, jsonOut bool) (*loadReport, error) {
-	tty := a.isTerminal(a.stdout)
-	view := newSyncView(a.stdout, tty, a.now, false)
+	// With --json the live lines go to stderr, so that stdout is the
+	// report alone.
+	live := a.stdout
+	if jsonOut {
+		live = a.stderr
+	}
+	tty := a.isTerminal(live)
+	view := newSyncView(live, tty, a.now, false)
 	var mu sync.Mutex // serialises the view's output
 	cfg.event = func(format string, args ...any) {
 		mu.Lock()
@@ -401,11 +407,14 @@ type toolReport struct {
 	CPUPercent float64 `json:"cpu_percent"` // of one core, over the run
 	BaseRSS    uint64  `json:"base_rss_bytes"`
 	PeakRSS    uint64  `json:"peak_rss_bytes"`
-	// PeakRSSPerClient is (peak RSS - base RSS) / peak connected clients.
+	// PeakRSSPerClient is (peak RSS - base RSS) / the most clients
+	// running at once.
 	PeakRSSPerClient uint64 `json:"peak_rss_per_client_bytes"`
 	// The Idle figures are measured after the settle phase, after a
-	// garbage collection, with IdleClients connected.
+	// garbage collection, over IdleClients running clients (of which
+	// IdleConnected were connected).
 	IdleClients             int64   `json:"idle_clients"`
+	IdleConnected           int64   `json:"idle_connected"`
 	IdleRSSPerClient        uint64  `json:"idle_rss_per_client_bytes"`
 	IdleGoPerClient         uint64  `json:"idle_go_runtime_per_client_bytes"`
 	IdleGoroutinesPerClient float64 `json:"idle_goroutines_per_client"`
@@ -452,8 +461,15 @@ func (r *loadReport) writeText(w io.Writer) {
 	fmt.Fprintf(w, "  tool           CPU %.1fs (%.0f%% of a core), resident %s peak (%s before the clients)\n",
 		t.CPUSeconds, t.CPUPercent, bytesText(float64(t.PeakRSS)), bytesText(float64(t.BaseRSS)))
 	if t.IdleClients > 0 {
-		fmt.Fprintf(w, "  per client     %s resident when idle (%s Go runtime, %.1f goroutines; %d clients), %s at peak\n",
+		fmt.Fprintf(w, "  per client     %s resident when idle (%s Go runtime, %.1f goroutines; %d clients, %d connected), %s at peak\n",
 			bytesText(float64(t.IdleRSSPerClient)), bytesText(float64(t.IdleGoPerClient)), t.IdleGoroutinesPerClient,
-			t.IdleClients, bytesText(float64(t.PeakRSSPerClient)))
+			t.IdleClients, t.IdleConnected, bytesText(float64(t.PeakRSSPerClient)))
+	}
+	for k := range r.Errors {
+		if strings.Contains(k, "HTTP 429") {
+			fmt.Fprintf(w, "  note           the service refused connections with HTTP 429: it limits concurrent sync\n"+
+				"                 streams (PowerSync Service: api.parameters.max_concurrent_connections, default 200)\n")
+			break
+		}
 	}
 }

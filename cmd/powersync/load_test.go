@@ -183,14 +183,13 @@ func TestLoadCommand(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit %d: %s\n%s", code, errOut.String(), out.String())
 	}
-	// The JSON report follows the event lines.
-	i := strings.Index(out.String(), "\n{")
-	if i < 0 {
-		t.Fatalf("no JSON report in:\n%s", out.String())
-	}
+	// stdout is the report alone; the live lines went to stderr.
 	var rep loadReport
-	if err := json.Unmarshal([]byte(out.String()[i+1:]), &rep); err != nil {
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
 		t.Fatalf("report: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(errOut.String(), "ramp: starting 20 clients") {
+		t.Errorf("stderr: %s", errOut.String())
 	}
 	if rep.Clients != 20 || rep.InitialSync.Count != 20 || rep.MarkersWritten == 0 {
 		t.Errorf("report: %+v", rep)

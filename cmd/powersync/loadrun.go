@@ -94,7 +94,7 @@ type loadRun struct {
 	nextIdx int
 
 	live, connected, synced atomic.Int64
-	peakConnected           atomic.Int64
+	peakConnected, peakLive atomic.Int64
 	started, neverSynced    atomic.Int64
 	reconnects              atomic.Int64
 	rejected                atomic.Int64 // clients whose token was refused before they ever connected
@@ -293,7 +293,9 @@ func (r *loadRun) run(ctx context.Context) (*loadReport, error) {
 	if cfg.onIdle != nil {
 		cfg.onIdle(r)
 	}
-	rep.Tool.IdleClients = r.connected.Load()
+	// Every running client holds its database and goroutines, connected
+	// or not: the figures are per running client.
+	rep.Tool.IdleClients, rep.Tool.IdleConnected = r.live.Load(), r.connected.Load()
 	if n := rep.Tool.IdleClients; n > 0 && idle.rss > base.rss {
 		rep.Tool.IdleRSSPerClient = (idle.rss - base.rss) / uint64(n)
 		rep.Tool.IdleGoPerClient = (idle.goTotal - min(base.goTotal, idle.goTotal)) / uint64(n)
@@ -422,10 +424,16 @@ func (r *loadRun) finish(rep *loadReport, base, peak usage, sample func(bool) us
 	rep.Tool.PeakRSS = max(peak.rss, end.rss)
 	rep.Tool.BaseRSS = base.rss
 	rep.Tool.PeakGoroutines = max(peak.goroutines, end.goroutines)
-	if n := rep.ConnectedPeak; n > 0 && rep.Tool.PeakRSS > base.rss {
+	if n := r.peakLive.Load(); n > 0 && rep.Tool.PeakRSS > base.rss {
 		rep.Tool.PeakRSSPerClient = (rep.Tool.PeakRSS - base.rss) / uint64(n)
 	}
 	return rep
+}
+
+// raiseTo sets max to n if n is larger.
+func raiseTo(max *atomic.Int64, n int64) {
+	for p := max.Load(); n > p && !max.CompareAndSwap(p, n); p = max.Load() {
+	}
 }
 
 // user names the user of client idx.
@@ -502,7 +510,7 @@ func (r *loadRun) openClient(ctx context.Context, idx int) (*loadClient, error) 
 		}
 	}
 	r.started.Add(1)
-	r.live.Add(1)
+	raiseTo(&r.peakLive, r.live.Add(1))
 	c.counted = true
 	subscribed := make(chan struct{})
 	c.wg.Add(1)
@@ -577,9 +585,7 @@ func (c *loadClient) watchStatus(ctx context.Context, subscribed chan struct{}) 
 		now := time.Now()
 		if st.Connected && !c.connected.Load() {
 			c.connected.Store(true)
-			n := r.connected.Add(1)
-			for p := r.peakConnected.Load(); n > p && !r.peakConnected.CompareAndSwap(p, n); p = r.peakConnected.Load() {
-			}
+			raiseTo(&r.peakConnected, r.connected.Add(1))
 			if everConnected && !c.planned.Swap(false) {
 				r.reconnects.Add(1)
 			}
