@@ -221,8 +221,6 @@ func residentBytes() uint64 {
 	return peakResidentBytes()
 }
 
-func mib(b uint64) float64 { return float64(b) / (1 << 20) }
-
 func bytesText(b float64) string {
 	switch {
 	case b >= 1<<30:
