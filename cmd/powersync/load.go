@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	_ "embed"
 	"encoding/base64"
 	"encoding/json"
@@ -9,11 +10,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver, for --source-url
 
 	"github.com/gopowersync/powersync/internal/tokencmd"
 	"github.com/gopowersync/powersync/schema"
@@ -49,7 +53,10 @@ was connected and synced when it was written applies it; each client
 watches the table and records when the row arrives. Fan-out is the time
 from the local write until the last of those clients had it; delivery is
 the time until each one had it. The marker table must sync to every client
-(for example a global bucket). Without --upload-url nothing is written.
+(for example a global bucket). With --source-url the markers are inserted
+straight into that Postgres database (the table of the same name) and every
+client is expected to get them: the fan-out of the service alone, without
+the upload path. Without either, nothing is written.
 
 Tokens: --jwt-secret (or --jwt-secret-b64url) signs an HS256 token per
 user, with --jwt-kid and --jwt-aud as the service's client_auth expects;
@@ -89,7 +96,7 @@ var defaultLoadSchema []byte
 // loadFlags are the options of the load command.
 type loadFlags struct {
 	endpoint, token, tokenCommand, jwtSecret, jwtSecretB64, jwtKid, jwtAud string
-	schemaFile, markerTable, uploadURL, scenario, dir                      string
+	schemaFile, markerTable, uploadURL, sourceURL, scenario, dir           string
 	clients, users, cacheKiB                                               int
 	ramp, duration, settle, drain, retryDelay, tokenTTL                    time.Duration
 	writesPerMin, churnRate                                                float64
@@ -114,6 +121,7 @@ func loadCommand() *command {
 		fs.StringVar(&f.schemaFile, "schema", "", "schema JSON `file` of the clients (default: the demo lists/todos schema)")
 		fs.StringVar(&f.markerTable, "marker-table", "lists", "`table` markers are written to")
 		fs.StringVar(&f.uploadURL, "upload-url", "", "backend `URL` the clients POST their uploads to")
+		fs.StringVar(&f.sourceURL, "source-url", "", "write markers straight into this source Postgres `database` instead of through a client")
 		fs.StringVar(&f.token, "token", "", "one `JWT` for every client")
 		fs.StringVar(&f.tokenCommand, "token-command", "", "shell `command` printing a token; {user} is replaced by the user id")
 		fs.StringVar(&f.jwtSecret, "jwt-secret", "", "HS256 `secret` to sign a token per user with")
@@ -187,8 +195,8 @@ func (f *loadFlags) check(pos []string, set map[string]bool) string {
 		return "durations must not be negative"
 	case f.writesPerMin < 0 || f.churnRate < 0:
 		return "rates must not be negative"
-	case set["writes-per-min"] && f.writesPerMin > 0 && f.uploadURL == "":
-		return "--writes-per-min needs --upload-url (markers are uploaded like any local write)"
+	case set["writes-per-min"] && f.writesPerMin > 0 && f.uploadURL == "" && f.sourceURL == "":
+		return "--writes-per-min needs --upload-url (markers are uploaded like any local write) or --source-url"
 	case set["churn-rate"] && f.scenario != scenarioChurn:
 		return "--churn-rate is for --scenario churn"
 	}
@@ -203,8 +211,11 @@ func (f *loadFlags) config() (loadConfig, error) {
 		churnRate: f.churnRate, markerTable: f.markerTable, uploadURL: f.uploadURL, dir: f.dir,
 		cacheKiB: f.cacheKiB, retryDelay: f.retryDelay, bson: f.bson, noGzip: !f.gzip,
 	}
-	if f.uploadURL == "" {
+	if f.uploadURL == "" && f.sourceURL == "" {
 		cfg.writesPerMin = 0
+	}
+	if f.sourceURL != "" {
+		cfg.sourceWrite = postgresMarkerWriter(f.sourceURL)
 	}
 	raw := defaultLoadSchema
 	if f.schemaFile != "" {
@@ -246,6 +257,33 @@ func (f *loadFlags) config() (loadConfig, error) {
 		}
 	}
 	return cfg, nil
+}
+
+// postgresMarkerWriter inserts markers into a Postgres source database,
+// over one connection opened on first use (and kept for the process).
+func postgresMarkerWriter(url string) func(ctx context.Context, table, id string, cols map[string]any) error {
+	var once sync.Once
+	var db *sql.DB
+	var openErr error
+	return func(ctx context.Context, table, id string, cols map[string]any) error {
+		once.Do(func() {
+			db, openErr = sql.Open("pgx", url)
+			if openErr == nil {
+				db.SetMaxOpenConns(1)
+			}
+		})
+		if openErr != nil {
+			return openErr
+		}
+		names, params, args := []string{"id"}, []string{"$1"}, []any{id}
+		for _, k := range slices.Sorted(maps.Keys(cols)) {
+			names, args = append(names, quoteIdent(k)), append(args, cols[k])
+			params = append(params, fmt.Sprintf("$%d", len(args)))
+		}
+		q := fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s)", quoteIdent(table), strings.Join(names, ", "), strings.Join(params, ", "))
+		_, err := db.ExecContext(ctx, q, args...)
+		return err
+	}
 }
 
 // tokenCommandCache runs a token command per user and reuses its token

@@ -58,6 +58,18 @@ func checkReport(t *testing.T, rep *loadReport, clients int) {
 	if rep.NotSynced != 0 {
 		t.Errorf("%d clients without a first sync at the end", rep.NotSynced)
 	}
+	checkReportMarkers(t, rep)
+	if rep.Upload.Count < int64(rep.MarkersWritten) {
+		t.Errorf("uploads %d < markers %d", rep.Upload.Count, rep.MarkersWritten)
+	}
+	if rep.Tool.IdleClients == 0 || rep.Tool.PeakRSS == 0 {
+		t.Errorf("tool figures missing: %+v", rep.Tool)
+	}
+}
+
+// checkReportMarkers checks that every marker reached every client.
+func checkReportMarkers(t *testing.T, rep *loadReport) {
+	t.Helper()
 	if rep.MarkersWritten == 0 {
 		t.Errorf("no markers written")
 	}
@@ -66,12 +78,6 @@ func checkReport(t *testing.T, rep *loadReport, clients int) {
 	}
 	if rep.FanOut.Count != int64(rep.MarkersComplete) {
 		t.Errorf("fan-out samples %d, markers complete %d", rep.FanOut.Count, rep.MarkersComplete)
-	}
-	if rep.Upload.Count < int64(rep.MarkersWritten) {
-		t.Errorf("uploads %d < markers %d", rep.Upload.Count, rep.MarkersWritten)
-	}
-	if rep.Tool.IdleClients == 0 || rep.Tool.PeakRSS == 0 {
-		t.Errorf("tool figures missing: %+v", rep.Tool)
 	}
 }
 
@@ -217,4 +223,30 @@ func TestLoadUsage(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestLoadSourceWrites(t *testing.T) {
+	srv := pstest.NewServer()
+	defer srv.Close()
+	before := runtime.NumGoroutine()
+	const n = 100
+	cfg := loadTestConfig(t, srv, n)
+	cfg.uploadURL = ""
+	cfg.sourceWrite = func(_ context.Context, table, id string, cols map[string]any) error {
+		return srv.SetRow(table, id, cols)
+	}
+	rep, err := runLoad(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkReportMarkers(t, rep)
+	// No client wrote: every client receives every marker, and nothing
+	// was uploaded.
+	if want := int64(rep.MarkersWritten * n); rep.Delivery.Count != want {
+		t.Errorf("deliveries %d, want %d", rep.Delivery.Count, want)
+	}
+	if rep.Upload.Count != 0 || len(srv.Uploads()) != 0 {
+		t.Errorf("uploads: %d timed, %d at the server", rep.Upload.Count, len(srv.Uploads()))
+	}
+	checkNoLeak(t, before)
 }

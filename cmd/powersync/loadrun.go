@@ -5,11 +5,13 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -48,7 +50,10 @@ type loadConfig struct {
 	schema      *schema.Schema
 	markerTable string
 	// token returns a token for user; it is called for each new connection.
-	token func(ctx context.Context, user string) (string, error)
+	// sourceWrite, when set, writes markers straight into the source
+	// database (row id and columns) instead of through a client.
+	sourceWrite func(ctx context.Context, table, id string, cols map[string]any) error
+	token       func(ctx context.Context, user string) (string, error)
 	// forgetToken, when set, is called when the service rejected user's
 	// token, before the client asks for a new one.
 	forgetToken func(user string)
@@ -750,29 +755,44 @@ func (r *loadRun) writeMarker(ctx context.Context) {
 	if len(ready) == 0 {
 		return
 	}
-	w := ready[rand.IntN(len(ready))]
+	var w *loadClient // the writing client; nil when writing to the source
+	writer := -1
+	if r.cfg.sourceWrite == nil {
+		w = ready[rand.IntN(len(ready))]
+		writer = w.idx
+	}
 	id := uuid.NewString()
-	expect := make(map[int]bool, len(ready)-1)
+	expect := make(map[int]bool, len(ready))
 	for _, c := range ready {
 		if c != w {
 			expect[c.idx] = true
 		}
 	}
-	seq := r.markers.open(id, w.idx, expect)
-	cols, args := []string{"id"}, []any{id}
+	seq := r.markers.open(id, writer, expect)
+	cols := map[string]any{}
 	for _, col := range r.table.Columns {
 		switch {
 		case col.Name == "name" && col.Type == schema.TypeText:
-			cols, args = append(cols, "name"), append(args, fmt.Sprintf("powersync load marker %d", seq))
+			cols["name"] = fmt.Sprintf("powersync load marker %d", seq)
 		case col.Name == "created_at" && col.Type == schema.TypeText:
-			cols, args = append(cols, "created_at"), append(args, time.Now().UTC().Format(time.RFC3339Nano))
+			cols["created_at"] = time.Now().UTC().Format(time.RFC3339Nano)
 		}
 	}
-	q := fmt.Sprintf("INSERT INTO %s (%s) VALUES (?%s)", quoteIdent(viewName(r.table)), strings.Join(cols, ", "), strings.Repeat(", ?", len(cols)-1))
 	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	r.markers.stamp(id, time.Now())
-	if _, err := w.db.ExecContext(wctx, q, args...); err != nil {
+	var err error
+	if w == nil {
+		err = r.cfg.sourceWrite(wctx, r.table.Name, id, cols)
+	} else {
+		names, args := []string{"id"}, []any{id}
+		for _, k := range slices.Sorted(maps.Keys(cols)) {
+			names, args = append(names, quoteIdent(k)), append(args, cols[k])
+		}
+		q := fmt.Sprintf("INSERT INTO %s (%s) VALUES (?%s)", quoteIdent(viewName(r.table)), strings.Join(names, ", "), strings.Repeat(", ?", len(names)-1))
+		_, err = w.db.ExecContext(wctx, q, args...)
+	}
+	if err != nil {
 		r.markers.abandon(id)
 		r.errors.add("marker write: "+errorKind(err), err)
 	}
@@ -930,6 +950,7 @@ func (m *markerSet) abandon(id string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	delete(m.byID, id)
+	m.written--
 }
 
 func (m *markerSet) pendingFor(idx int) []string {
