@@ -34,6 +34,15 @@ func loadTestConfig(t testing.TB, srv *pstest.Server, n int) loadConfig {
 	return cfg
 }
 
+// testClients is the number of clients of a load test: n, or a third of
+// it under the race detector (see raceEnabled).
+func testClients(n int) int {
+	if raceEnabled {
+		return n / 3
+	}
+	return n
+}
+
 // checkNoLeak fails t if the goroutines started since before are still
 // running once the deadline passes.
 func checkNoLeak(t *testing.T, before int) {
@@ -85,14 +94,14 @@ func TestLoadSteadyFanOut(t *testing.T) {
 	srv := pstest.NewServer()
 	defer srv.Close()
 	before := runtime.NumGoroutine()
-	const n = 200
+	n := testClients(200)
 	cfg := loadTestConfig(t, srv, n)
 	rep, err := runLoad(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	checkReport(t, rep, n)
-	if rep.ConnectedPeak != n || rep.ConnectedAtEnd != n {
+	if rep.ConnectedPeak != int64(n) || rep.ConnectedAtEnd != int64(n) {
 		t.Errorf("connected peak %d, at end %d, want %d", rep.ConnectedPeak, rep.ConnectedAtEnd, n)
 	}
 	// Every client but the writer receives every marker.
@@ -116,7 +125,7 @@ func TestLoadStorm(t *testing.T) {
 	srv := pstest.NewServer()
 	defer srv.Close()
 	before := runtime.NumGoroutine()
-	const n = 200
+	n := testClients(200)
 	cfg := loadTestConfig(t, srv, n)
 	cfg.scenario = scenarioStorm
 	var events []string
@@ -126,16 +135,16 @@ func TestLoadStorm(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkReport(t, rep, n)
-	if rep.StormResync == nil || rep.StormResync.Count != n {
+	if rep.StormResync == nil || rep.StormResync.Count != int64(n) {
 		t.Errorf("storm resyncs: %+v, want %d", rep.StormResync, n)
 	}
-	if rep.ConnectedAtEnd != n {
+	if rep.ConnectedAtEnd != int64(n) {
 		t.Errorf("connected at end %d, want %d", rep.ConnectedAtEnd, n)
 	}
 	if rep.Reconnects != 0 {
 		t.Errorf("reconnects %d: the storm's own must not count", rep.Reconnects)
 	}
-	if !strings.Contains(strings.Join(events, "\n"), "storm: reconnecting all 200 clients") {
+	if !strings.Contains(strings.Join(events, "\n"), fmt.Sprintf("storm: reconnecting all %d clients", n)) {
 		t.Errorf("events: %q", events)
 	}
 	checkNoLeak(t, before)
@@ -145,7 +154,7 @@ func TestLoadChurn(t *testing.T) {
 	srv := pstest.NewServer()
 	defer srv.Close()
 	before := runtime.NumGoroutine()
-	const n = 150
+	n := testClients(150)
 	cfg := loadTestConfig(t, srv, n)
 	cfg.scenario = scenarioChurn
 	cfg.churnRate = 25 // about 50 clients replaced in 2 s
@@ -154,10 +163,10 @@ func TestLoadChurn(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkReport(t, rep, n)
-	if rep.ClientsStarted <= n {
+	if rep.ClientsStarted <= int64(n) {
 		t.Errorf("clients started %d, want more than %d", rep.ClientsStarted, n)
 	}
-	if rep.ConnectedAtEnd != n {
+	if rep.ConnectedAtEnd != int64(n) {
 		t.Errorf("connected at end %d, want %d", rep.ConnectedAtEnd, n)
 	}
 	checkNoLeak(t, before)
@@ -229,7 +238,7 @@ func TestLoadSourceWrites(t *testing.T) {
 	srv := pstest.NewServer()
 	defer srv.Close()
 	before := runtime.NumGoroutine()
-	const n = 100
+	n := testClients(100)
 	cfg := loadTestConfig(t, srv, n)
 	cfg.uploadURL = ""
 	cfg.sourceWrite = func(_ context.Context, table, id string, cols map[string]any) error {
