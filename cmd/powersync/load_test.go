@@ -211,6 +211,33 @@ func TestLoadCommand(t *testing.T) {
 	}
 }
 
+func TestLoadCommandText(t *testing.T) {
+	srv := pstest.NewServer(pstest.WithSecret([]byte("devsecret")))
+	defer srv.Close()
+	var out, errOut bytes.Buffer
+	code := run(t.Context(), []string{"load", "--endpoint", srv.URL, "--jwt-secret", "devsecret",
+		"--upload-url", srv.URL + "/upload", "--clients", "10", "--ramp", "100ms", "--duration", "1s",
+		"--writes-per-min", "240", "--scenario", "storm"}, &out, &errOut)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s\n%s", code, errOut.String(), out.String())
+	}
+	for _, want := range []string{
+		"ramp: starting 10 clients over 100ms",
+		"all 10 clients connected and synced",
+		"storm: reconnecting all 10 clients at once",
+		"load report: " + srv.URL + ", scenario storm, 10 clients of 10 users",
+		"  initial sync   p50 ",
+		"  fan-out        p50 ",
+		"  storm resync   p50 ",
+		"  errors ",
+		"  per client     ",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
 func TestLoadUsage(t *testing.T) {
 	for _, tc := range []struct {
 		args []string
