@@ -426,6 +426,12 @@ func readHTTPError(op string, resp *http.Response) *HTTPError {
 	return herr
 }
 
+// streamBufferSize is the read buffer of a sync stream. Longer lines are
+// put together by readLine, so it bounds nothing; it is small because an
+// idle connection keeps it (a process running thousands of clients, such
+// as 'powersync load', holds one per client).
+const streamBufferSize = 16 << 10
+
 // readAhead is how many received lines may wait for the state machine.
 const readAhead = 4
 
@@ -500,7 +506,7 @@ func (s *Syncer) readLines(resp *http.Response) (<-chan lineMsg, *lineBudget, fu
 	budget := &lineBudget{max: readAheadBytes, freed: make(chan struct{}, 1)}
 	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	binary := mt == contentBSON
-	br := bufio.NewReaderSize(resp.Body, 64<<10)
+	br := bufio.NewReaderSize(resp.Body, streamBufferSize)
 	go func() {
 		defer close(done)
 		for {

@@ -34,4 +34,14 @@
 // example a missing file, a file that is not a PowerSync database, or a token
 // the service rejects), 2 bad command line. Run 'powersync <command> -h' for
 // flags and examples.
+//
+// # Load testing
+//
+//	powersync load --endpoint URL --clients N      N complete clients in this process
+//	    [--scenario steady|storm|churn]            hold, reconnect all at once, or churn
+//	    [--upload-url URL --writes-per-min W]      measure fan-out of written markers
+//
+// load reports initial sync, fan-out, delivery and upload latencies
+// (p50/p95/p99/max), errors by kind, reconnects, and its own CPU and memory
+// per client.
 package main

@@ -59,6 +59,7 @@ func commands() []*command {
 		schemaCommand(),
 		syncCommand(),
 		serveCommand(),
+		loadCommand(),
 	}
 }
 

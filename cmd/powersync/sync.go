@@ -327,8 +327,10 @@ func (c *credentialSource) fetch(ctx context.Context) (*pssync.Credentials, erro
 // uploader posts queued local changes to a backend URL, one transaction at a
 // time, as {"batch": [entries]}.
 type uploader struct {
-	url    string
-	creds  *credentialSource
+	url   string
+	creds interface {
+		fetch(context.Context) (*pssync.Credentials, error)
+	}
 	client *http.Client
 }
 
