@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	_ "embed"
 	"encoding/base64"
 	"encoding/json"
@@ -12,12 +11,11 @@ import (
 	"io"
 	"maps"
 	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"sync"
 	"time"
-
-	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver, for --source-url
 
 	"github.com/gopowersync/powersync/internal/tokencmd"
 	"github.com/gopowersync/powersync/schema"
@@ -53,8 +51,8 @@ was connected and synced when it was written applies it; each client
 watches the table and records when the row arrives. Fan-out is the time
 from the local write until the last of those clients had it; delivery is
 the time until each one had it. The marker table must sync to every client
-(for example a global bucket). With --source-url the markers are inserted
-straight into that Postgres database (the table of the same name) and every
+(for example a global bucket). With --source-command the markers are
+inserted straight into the source database (the table of the same name) and every
 client is expected to get them: the fan-out of the service alone, without
 the upload path. Without either, nothing is written.
 
@@ -96,7 +94,7 @@ var defaultLoadSchema []byte
 // loadFlags are the options of the load command.
 type loadFlags struct {
 	endpoint, token, tokenCommand, jwtSecret, jwtSecretB64, jwtKid, jwtAud string
-	schemaFile, markerTable, uploadURL, sourceURL, scenario, dir           string
+	schemaFile, markerTable, uploadURL, sourceCmd, scenario, dir           string
 	clients, users, cacheKiB                                               int
 	ramp, duration, settle, drain, retryDelay, tokenTTL                    time.Duration
 	writesPerMin, churnRate                                                float64
@@ -121,7 +119,7 @@ func loadCommand() *command {
 		fs.StringVar(&f.schemaFile, "schema", "", "schema JSON `file` of the clients (default: the demo lists/todos schema)")
 		fs.StringVar(&f.markerTable, "marker-table", "lists", "`table` markers are written to")
 		fs.StringVar(&f.uploadURL, "upload-url", "", "backend `URL` the clients POST their uploads to")
-		fs.StringVar(&f.sourceURL, "source-url", "", "write markers straight into this source Postgres `database` instead of through a client")
+		fs.StringVar(&f.sourceCmd, "source-command", "", "write markers straight into the source database with this shell `command`, which reads an SQL INSERT on its standard input (e.g. psql \"$DATABASE_URL\" -q), instead of through a client")
 		fs.StringVar(&f.token, "token", "", "one `JWT` for every client")
 		fs.StringVar(&f.tokenCommand, "token-command", "", "shell `command` printing a token; {user} is replaced by the user id")
 		fs.StringVar(&f.jwtSecret, "jwt-secret", "", "HS256 `secret` to sign a token per user with")
@@ -195,8 +193,8 @@ func (f *loadFlags) check(pos []string, set map[string]bool) string {
 		return "durations must not be negative"
 	case f.writesPerMin < 0 || f.churnRate < 0:
 		return "rates must not be negative"
-	case set["writes-per-min"] && f.writesPerMin > 0 && f.uploadURL == "" && f.sourceURL == "":
-		return "--writes-per-min needs --upload-url (markers are uploaded like any local write) or --source-url"
+	case set["writes-per-min"] && f.writesPerMin > 0 && f.uploadURL == "" && f.sourceCmd == "":
+		return "--writes-per-min needs --upload-url (markers are uploaded like any local write) or --source-command"
 	case set["churn-rate"] && f.scenario != scenarioChurn:
 		return "--churn-rate is for --scenario churn"
 	}
@@ -211,11 +209,11 @@ func (f *loadFlags) config() (loadConfig, error) {
 		churnRate: f.churnRate, markerTable: f.markerTable, uploadURL: f.uploadURL, dir: f.dir,
 		cacheKiB: f.cacheKiB, retryDelay: f.retryDelay, bson: f.bson, noGzip: !f.gzip,
 	}
-	if f.uploadURL == "" && f.sourceURL == "" {
+	if f.uploadURL == "" && f.sourceCmd == "" {
 		cfg.writesPerMin = 0
 	}
-	if f.sourceURL != "" {
-		cfg.sourceWrite = postgresMarkerWriter(f.sourceURL)
+	if f.sourceCmd != "" {
+		cfg.sourceWrite = commandMarkerWriter(f.sourceCmd)
 	}
 	raw := defaultLoadSchema
 	if f.schemaFile != "" {
@@ -259,31 +257,46 @@ func (f *loadFlags) config() (loadConfig, error) {
 	return cfg, nil
 }
 
-// postgresMarkerWriter inserts markers into a Postgres source database,
-// over one connection opened on first use (and kept for the process).
-func postgresMarkerWriter(url string) func(ctx context.Context, table, id string, cols map[string]any) error {
-	var once sync.Once
-	var db *sql.DB
-	var openErr error
+// commandMarkerWriter inserts markers into the source database by running
+// a shell command (psql, mysql, mongosh --eval …) with the INSERT statement
+// on its standard input, so that the tool needs no database driver of its
+// own. Values are written as SQL literals: numbers as they are, anything
+// else as a quoted string.
+func commandMarkerWriter(command string) func(ctx context.Context, table, id string, cols map[string]any) error {
 	return func(ctx context.Context, table, id string, cols map[string]any) error {
-		once.Do(func() {
-			db, openErr = sql.Open("pgx", url)
-			if openErr == nil {
-				db.SetMaxOpenConns(1)
+		q := markerInsert(table, id, cols)
+		cmd := exec.CommandContext(ctx, "sh", "-c", command)
+		cmd.Stdin = strings.NewReader(q + "\n")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			msg := strings.TrimSpace(string(out))
+			if len(msg) > 200 {
+				msg = msg[:200] + "…"
 			}
-		})
-		if openErr != nil {
-			return openErr
+			return fmt.Errorf("--source-command: %v: %s", err, msg)
 		}
-		names, params, args := []string{"id"}, []string{"$1"}, []any{id}
-		for _, k := range slices.Sorted(maps.Keys(cols)) {
-			names, args = append(names, quoteIdent(k)), append(args, cols[k])
-			params = append(params, fmt.Sprintf("$%d", len(args)))
-		}
-		q := fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s)", quoteIdent(table), strings.Join(names, ", "), strings.Join(params, ", "))
-		_, err := db.ExecContext(ctx, q, args...)
-		return err
+		return nil
 	}
+}
+
+// markerInsert is the SQL INSERT of one marker row.
+func markerInsert(table, id string, cols map[string]any) string {
+	names, values := []string{"id"}, []string{sqlLiteral(id)}
+	for _, k := range slices.Sorted(maps.Keys(cols)) {
+		names, values = append(names, quoteIdent(k)), append(values, sqlLiteral(cols[k]))
+	}
+	return fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s);", quoteIdent(table), strings.Join(names, ", "), strings.Join(values, ", "))
+}
+
+// sqlLiteral writes v as an SQL literal.
+func sqlLiteral(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return "NULL"
+	case int, int64, float64:
+		return fmt.Sprint(v)
+	}
+	return "'" + strings.ReplaceAll(fmt.Sprint(v), "'", "''") + "'"
 }
 
 // tokenCommandCache runs a token command per user and reuses its token

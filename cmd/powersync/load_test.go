@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -285,4 +287,25 @@ func TestLoadSourceWrites(t *testing.T) {
 		t.Errorf("uploads: %d timed, %d at the server", rep.Upload.Count, len(srv.Uploads()))
 	}
 	checkNoLeak(t, before)
+}
+
+// --source-command gets each marker as an SQL INSERT on its standard
+// input, with values quoted as SQL literals.
+func TestLoadSourceCommand(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "sql")
+	w := commandMarkerWriter("cat >> " + out)
+	if err := w(t.Context(), "lists", "m-1", map[string]any{"name": "it's", "n": 3}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `INSERT INTO "lists" (id, "n", "name") VALUES ('m-1', 3, 'it''s');` + "\n"; string(got) != want {
+		t.Errorf("statement %q, want %q", got, want)
+	}
+	err = commandMarkerWriter("echo no such table >&2; exit 3")(t.Context(), "lists", "m-2", nil)
+	if err == nil || !strings.Contains(err.Error(), "no such table") {
+		t.Errorf("failing command: %v, want its output in the error", err)
+	}
 }
