@@ -22,7 +22,7 @@ import (
 // applies nothing (service-p50-ms, service-p95-ms): the part of the
 // latency that is the service's.
 //
-//	go test ./e2e/ -run NONE -bench LiveChangeLatency -benchtime 50x
+//	go -C e2e test . -run NONE -bench LiveChangeLatency -benchtime 50x
 func BenchmarkLiveChangeLatency(b *testing.B) {
 	c := newClient(b, clientOpts{})
 	c.connect()

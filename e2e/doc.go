@@ -12,9 +12,13 @@
 // package; elsewhere the package is skipped with a message, and with
 // -short it is skipped too.
 //
-//	go test ./e2e/                 # the suite
-//	go test ./e2e/ -run Upload -v  # one group
-//	go test ./e2e/ -run NONE -bench LiveChange   # live-change latency p50/p95
+// The package is a module of its own (it needs pgx, which the library does
+// not), with a replace of the library to the working tree; it builds
+// examples/backend in the examples module. From the repository root:
+//
+//	go -C e2e test .                 # the suite
+//	go -C e2e test . -run Upload -v  # one group
+//	go -C e2e test . -run NONE -bench LiveChange   # live-change latency p50/p95
 //
 // PSSERVICE_KEEP=1 keeps the service's directory (logs, Postgres data)
 // after the run and prints where it is.

@@ -117,10 +117,12 @@ func startService(sh string) (*service, error) {
 }
 
 // startBackend builds examples/backend and runs it against the app
-// database, accepting the same tokens as the service.
+// database, accepting the same tokens as the service. The backend is in the
+// examples module (../examples, with its own go.mod), so it is built there.
 func (s *service) startBackend() error {
 	bin := filepath.Join(s.dir, "backend")
-	build := exec.Command("go", "build", "-o", bin, "../examples/backend")
+	build := exec.Command("go", "build", "-o", bin, "./backend")
+	build.Dir = filepath.Join("..", "examples")
 	if out, err := build.CombinedOutput(); err != nil {
 		return fmt.Errorf("build examples/backend: %v\n%s", err, out)
 	}

@@ -3,8 +3,8 @@
 // Postgres, the database the PowerSync Service replicates from, as the
 // PowerSync demo backends do.
 //
-//	go run ./examples/backend -postgres postgres://user:pass@localhost/app -init
-//	go run ./examples/todo -endpoint https://…powersync… -backend http://127.0.0.1:6060
+//	go run ./backend -postgres postgres://user:pass@localhost/app -init
+//	go run ./todo -endpoint https://…powersync… -backend http://127.0.0.1:6060
 //
 // # Endpoints
 //

@@ -3,8 +3,8 @@
 // of mattn/go-sqlite3, so everything stays pure Go (CGO_ENABLED=0 builds;
 // without cgo mattn's package compiles to a stub that is never used).
 //
-//	go run ./examples/gorm
-//	go run ./examples/gorm -db todo.db   # keep the file
+//	go run ./gorm              # in examples/, a module of its own
+//	go run ./gorm -db todo.db   # keep the file
 //
 // It defines GORM models, derives the PowerSync schema from their db tags
 // (schema.TableFrom), opens the database with

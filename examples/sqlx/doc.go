@@ -3,8 +3,8 @@
 // inserts, sqlx.In, transactions, and a live query (sqlxutil.Watch) that
 // follows the writes.
 //
-//	go run ./examples/sqlx
-//	go run ./examples/sqlx -db todo.db   # keep the file
+//	go run ./sqlx              # in examples/, a module of its own
+//	go run ./sqlx -db todo.db   # keep the file
 //
 // The database is opened with the "powersync" driver and the schema of the
 // todo-list demos:

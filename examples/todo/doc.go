@@ -2,7 +2,7 @@
 // a local SQLite database that syncs with a PowerSync Service, works
 // offline, and uploads local changes to the app's backend.
 //
-//	go run ./examples/todo
+//	go run ./todo   # in examples/, a module of its own
 //
 // By default it starts a PowerSync Service in-process (package pstest) with
 // some demo data; that service also plays the app's backend, applying
@@ -22,7 +22,7 @@
 // Changes that arrive from the service are printed as they are committed
 // ("live: added …"). Commands can come from a pipe as well as a terminal:
 //
-//	printf 'add Groceries milk\nwait\nls\n' | go run ./examples/todo
+//	printf 'add Groceries milk\nwait\nls\n' | go run ./todo
 //
 // With -once the app waits for the first sync, runs the commands of its
 // standard input, waits until they are uploaded and synced back, prints the
@@ -38,10 +38,10 @@
 //
 //	S=../shared/realservice/ps-service.sh
 //	$S start /tmp/ps1 && eval "$($S env /tmp/ps1)"
-//	go run ./examples/backend -postgres "$PSSERVICE_PG_URL" -listen 127.0.0.1:6060 \
+//	go run ./backend -postgres "$PSSERVICE_PG_URL" -listen 127.0.0.1:6060 \
 //	    -jwt-secret 'powersync-dev-secret-key-32bytes!!' -jwt-kid dev-key-1 -audience powersync-dev \
 //	    -powersync-url "$PSSERVICE_URL" &
-//	printf 'add Groceries milk\n' | go run ./examples/todo -backend http://127.0.0.1:6060 -db todo.db -once
+//	printf 'add Groceries milk\n' | go run ./todo -backend http://127.0.0.1:6060 -db todo.db -once
 //	$S psql /tmp/ps1 -c 'SELECT description FROM todos'    # milk, applied by the backend
 //
 // The -jwt-secret is $PSSERVICE_JWT_SECRET_B64URL decoded. Tokens come
