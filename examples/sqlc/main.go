@@ -1,6 +1,9 @@
 package main
 
+// schema.sql from the PowerSync schema, then package tododb from it and
+// query.sql (sqlc builds without cgo: CGO_ENABLED=0 go generate is quicker).
 //go:generate go run ./schemagen -o schema.sql
+//go:generate go run github.com/sqlc-dev/sqlc/cmd/sqlc@v1.31.1 generate
 
 import (
 	"context"

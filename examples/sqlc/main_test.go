@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -22,7 +23,88 @@ func TestSchemaSQLUpToDate(t *testing.T) {
 		t.Fatal(err)
 	}
 	if want := todoschema.Schema().CreateTableSQL(); string(got) != want {
-		t.Errorf("schema.sql is out of date; run go generate ./examples/sqlc\ngot:\n%s\nwant:\n%s", got, want)
+		t.Errorf("schema.sql is out of date; run go generate ./sqlc in examples/\ngot:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// column is a column as PRAGMA table_info reports it, with its type reduced
+// to its SQLite affinity: a view reports the affinity of each expression
+// ("INT" for CAST(... AS INTEGER)), a table its declared type.
+type column struct{ name, affinity string }
+
+// affinity is the SQLite type affinity of a declared type
+// (https://sqlite.org/datatype3.html#determination_of_column_affinity).
+func affinity(decl string) string {
+	d := strings.ToUpper(decl)
+	switch {
+	case strings.Contains(d, "INT"):
+		return "INTEGER"
+	case strings.Contains(d, "CHAR"), strings.Contains(d, "CLOB"), strings.Contains(d, "TEXT"):
+		return "TEXT"
+	case d == "", strings.Contains(d, "BLOB"):
+		return "BLOB"
+	case strings.Contains(d, "REAL"), strings.Contains(d, "FLOA"), strings.Contains(d, "DOUB"):
+		return "REAL"
+	}
+	return "NUMERIC"
+}
+
+// columns returns the columns of each table or view of db whose type is
+// kind ("table" or "view"), leaving out PowerSync's own (ps_*).
+func columns(t *testing.T, db *sql.DB, kind string) map[string][]column {
+	t.Helper()
+	rows, err := db.QueryContext(t.Context(), `SELECT m.name, p.name, p.type
+		FROM sqlite_master m, pragma_table_info(m.name) p
+		WHERE m.type = ? AND m.name NOT LIKE 'ps\_%' ESCAPE '\' AND m.name NOT LIKE 'sqlite\_%' ESCAPE '\'
+		ORDER BY m.name, p.cid`, kind)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	m := map[string][]column{}
+	for rows.Next() {
+		var table, name, typ string
+		if err := rows.Scan(&table, &name, &typ); err != nil {
+			t.Fatal(err)
+		}
+		m[table] = append(m[table], column{name, affinity(typ)})
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// TestSchemaSQLMatchesViews checks that the tables schema.sql declares, which
+// sqlc type-checks against, have the names, columns, column order and types
+// of the views the PowerSync schema creates, which the queries run on.
+func TestSchemaSQLMatchesViews(t *testing.T) {
+	ddl, err := os.ReadFile("schema.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := sql.Open("sqlite", ":memory:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	plain.SetMaxOpenConns(1)
+	if _, err := plain.ExecContext(t.Context(), string(ddl)); err != nil {
+		t.Fatalf("schema.sql does not run on SQLite: %v", err)
+	}
+	c, err := driver.NewConnector(filepath.Join(t.TempDir(), "todo.db"), driver.WithSchema(todoschema.Schema()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps := sql.OpenDB(c)
+	defer ps.Close()
+
+	tables, views := columns(t, plain, "table"), columns(t, ps, "view")
+	if len(views) != len(todoschema.Schema().Tables) {
+		t.Errorf("the PowerSync database has views %v, want one per schema table", views)
+	}
+	if !reflect.DeepEqual(tables, views) {
+		t.Errorf("schema.sql declares\n%v\nbut the PowerSync views are\n%v", tables, views)
 	}
 }
 

@@ -2,7 +2,7 @@
 // sqlc (schema.Schema.CreateTableSQL). It is run by go generate in
 // examples/sqlc:
 //
-//	go generate ./examples/sqlc
+//	go generate ./sqlc   # in examples/
 package main
 
 import (
