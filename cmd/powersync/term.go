@@ -2,19 +2,10 @@ package main
 
 import (
 	"io"
-	"os"
+
+	"github.com/gopowersync/powersync/internal/tty"
 )
 
-// isTerminal reports whether w is a terminal (a character device), where a
-// live progress bar makes sense. Pipes and files get plain lines.
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	if err != nil {
-		return false
-	}
-	return fi.Mode()&os.ModeCharDevice != 0
-}
+// isTerminal reports whether w is a terminal, where a live progress bar
+// makes sense. Pipes, files and /dev/null get plain lines.
+func isTerminal(w io.Writer) bool { return tty.IsTerminal(w) }

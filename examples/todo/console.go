@@ -3,10 +3,10 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"sync"
 
+	"github.com/gopowersync/powersync/internal/tty"
 	pssync "github.com/gopowersync/powersync/sync"
 )
 
@@ -21,16 +21,9 @@ type console struct {
 	errw io.Writer
 }
 
-// isTerminal reports whether v (a reader or writer) is a terminal (a character device), where a
-// live progress bar makes sense. Pipes and files get plain lines.
-func isTerminal(v any) bool {
-	f, ok := v.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
-}
+// isTerminal reports whether v (a reader or writer) is a terminal, where a
+// live progress bar makes sense. Pipes, files and /dev/null get plain lines.
+func isTerminal(v any) bool { return tty.IsTerminal(v) }
 
 // printf prints one line (a newline is added), above the progress bar.
 func (c *console) printf(format string, args ...any) {
