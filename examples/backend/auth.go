@@ -1,22 +1,27 @@
 package main
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 )
 
 // Auth mints and checks HS256 JWTs with a secret this backend shares with
 // the PowerSync Service (whose client_auth lists the same key), the way the
 // PowerSync demo backends hand out tokens. A real application would sign
 // users in first; this development backend gives a token to whoever asks.
+//
+// Signing and verification are github.com/golang-jwt/jwt/v5's. A token is
+// accepted only if it is signed with HS256 (the algorithm is pinned: "none",
+// other HMAC sizes and public-key algorithms are refused, whatever the
+// header says) with Secret, its "kid" header is KeyID (when KeyID is set),
+// its "aud" claim (a string or an array) contains Audience, it has an "exp"
+// claim that has not passed, a "nbf" claim, if any, that has, and a
+// non-empty "sub".
 type Auth struct {
 	Secret   []byte        // HS256 key
 	KeyID    string        // "kid" header, matching the service's key
@@ -25,8 +30,6 @@ type Auth struct {
 	Now      func() time.Time
 }
 
-var b64 = base64.RawURLEncoding
-
 func (a *Auth) now() time.Time {
 	if a.Now != nil {
 		return a.Now()
@@ -34,74 +37,51 @@ func (a *Auth) now() time.Time {
 	return time.Now()
 }
 
-// Mint returns a token for userID and its expiry time.
+// Mint returns a token for userID and its expiry time: HS256 with header
+// {"alg": "HS256", "typ": "JWT", "kid": KeyID} and claims sub, aud (a
+// string), iat and exp.
 func (a *Auth) Mint(userID string) (string, time.Time, error) {
 	now := a.now()
 	exp := now.Add(a.TTL)
-	header, err := json.Marshal(map[string]string{"alg": "HS256", "typ": "JWT", "kid": a.KeyID})
-	if err != nil {
-		return "", time.Time{}, err
-	}
-	claims, err := json.Marshal(map[string]any{
+	t := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
 		"sub": userID, "aud": a.Audience, "iat": now.Unix(), "exp": exp.Unix(),
 	})
+	t.Header["kid"] = a.KeyID
+	s, err := t.SignedString(a.Secret)
 	if err != nil {
-		return "", time.Time{}, err
+		return "", time.Time{}, fmt.Errorf("sign token: %w", err)
 	}
-	signing := b64.EncodeToString(header) + "." + b64.EncodeToString(claims)
-	return signing + "." + b64.EncodeToString(a.sign(signing)), exp, nil
-}
-
-func (a *Auth) sign(s string) []byte {
-	m := hmac.New(sha256.New, a.Secret)
-	m.Write([]byte(s))
-	return m.Sum(nil)
+	return s, exp, nil
 }
 
 // errToken is the error for a token that is missing, malformed, badly
-// signed, expired or for another audience.
+// signed, expired, for another key or for another audience. The cause is
+// wrapped, for the log; clients only see "invalid token".
 var errToken = errors.New("invalid token")
 
-// Verify checks a token and returns its subject (the user id).
+// Verify checks a token and returns its subject (the user id). The error
+// wraps errToken.
 func (a *Auth) Verify(token string) (string, error) {
-	parts := strings.Split(token, ".")
-	if len(parts) != 3 {
-		return "", errToken
+	p := jwt.NewParser(
+		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+		jwt.WithAudience(a.Audience),
+		jwt.WithExpirationRequired(),
+		jwt.WithTimeFunc(a.now),
+	)
+	var claims jwt.RegisteredClaims
+	_, err := p.ParseWithClaims(token, &claims, func(t *jwt.Token) (any, error) {
+		if kid, _ := t.Header["kid"].(string); a.KeyID != "" && kid != a.KeyID {
+			return nil, fmt.Errorf("key id %q, want %q", kid, a.KeyID)
+		}
+		return a.Secret, nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", errToken, err)
 	}
-	sig, err := b64.DecodeString(parts[2])
-	if err != nil || !hmac.Equal(sig, a.sign(parts[0]+"."+parts[1])) {
-		return "", errToken
+	if claims.Subject == "" {
+		return "", fmt.Errorf("%w: no subject", errToken)
 	}
-	var header struct {
-		Alg string `json:"alg"`
-	}
-	if h, err := b64.DecodeString(parts[0]); err != nil || json.Unmarshal(h, &header) != nil || header.Alg != "HS256" {
-		return "", errToken
-	}
-	var claims struct {
-		Sub string          `json:"sub"`
-		Aud json.RawMessage `json:"aud"`
-		Exp int64           `json:"exp"`
-	}
-	c, err := b64.DecodeString(parts[1])
-	if err != nil || json.Unmarshal(c, &claims) != nil {
-		return "", errToken
-	}
-	if claims.Sub == "" || a.now().Unix() >= claims.Exp || !audienceHas(claims.Aud, a.Audience) {
-		return "", errToken
-	}
-	return claims.Sub, nil
-}
-
-// audienceHas reports whether an aud claim (a string or an array of
-// strings) contains aud.
-func audienceHas(raw json.RawMessage, aud string) bool {
-	var one string
-	if json.Unmarshal(raw, &one) == nil {
-		return one == aud
-	}
-	var many []string
-	return json.Unmarshal(raw, &many) == nil && slices.Contains(many, aud)
+	return claims.Subject, nil
 }
 
 // Require wraps h so that it runs only for requests with a valid
@@ -118,7 +98,7 @@ func (a *Auth) Require(h http.HandlerFunc) http.HandlerFunc {
 			return
 		}
 		if _, err := a.Verify(token); err != nil {
-			writeError(w, http.StatusUnauthorized, err.Error(), nil)
+			writeError(w, http.StatusUnauthorized, errToken.Error(), nil)
 			return
 		}
 		h(w, r)

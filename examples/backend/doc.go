@@ -29,8 +29,11 @@
 // GET /api/auth/token?user_id=ID returns a development token for the user,
 // signed with -jwt-secret (HS256), which the PowerSync Service accepts when
 // its client_auth lists the same key; with -jwt-secret, POST /api/data also
-// requires such a token. Without -jwt-secret there is no authentication at
-// all: for local development only.
+// requires such a token ("Authorization: Token <jwt>" or "Bearer <jwt>"):
+// HS256 and no other algorithm, signed with the secret, kid -jwt-kid,
+// audience -audience, not expired, with a subject (checked with
+// github.com/golang-jwt/jwt/v5; see Auth). Without -jwt-secret there is no
+// authentication at all: for local development only.
 //
 // # Flags and environment
 //
