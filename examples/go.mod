@@ -3,6 +3,7 @@ module github.com/gopowersync/powersync/examples
 go 1.26.0
 
 require (
+	github.com/DATA-DOG/go-sqlmock v1.5.2
 	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/google/uuid v1.6.0
 	github.com/gopowersync/powersync v0.0.0

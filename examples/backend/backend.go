@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -48,12 +49,17 @@ type UploadRequest struct {
 // the wrong type). Retrying cannot help, so the client should set the
 // change aside.
 type RejectError struct {
-	Entry Entry
+	// Entry is the change refused, or nil when Postgres refused the
+	// transaction as a whole at COMMIT (a deferred constraint).
+	Entry *Entry
 	Err   error
 }
 
 // Error implements error.
 func (e *RejectError) Error() string {
+	if e.Entry == nil {
+		return fmt.Sprintf("batch refused at commit: %v", e.Err)
+	}
 	return fmt.Sprintf("%s %s %q (op_id %d): %v", e.Entry.Op, e.Entry.Type, e.Entry.ID, e.Entry.OpID, e.Err)
 }
 
@@ -89,27 +95,62 @@ func NewBackend(db *sql.DB, s *schema.Schema, log *slog.Logger) *Backend {
 	return b
 }
 
+// maxAttempts is how often Apply runs a batch's transaction when Postgres
+// aborts it with a serialization failure or a deadlock.
+const maxAttempts = 3
+
 // Apply applies a batch in one Postgres transaction: all of it or, on any
 // error, nothing. PUT inserts the row or, if it exists, sets the columns
 // it carries; PATCH sets the given columns of an existing row; DELETE
-// deletes the row. A PATCH or DELETE of a missing row does nothing. The
-// error is a *RejectError for a change that can never be applied.
-func (b *Backend) Apply(ctx context.Context, batch []Entry) (err error) {
+// deletes the row. A PATCH or DELETE of a missing row does nothing, so
+// applying a batch twice leaves the rows as applying it once.
+//
+// The error is a *RejectError for a change that can never be applied (see
+// permanent); the transaction is rolled back. A transaction Postgres aborts
+// for a serialization failure (40001) or a deadlock (40P01), in a statement
+// or at COMMIT, is run again, up to maxAttempts times in all; any other
+// error, and the last of those, is returned as it is, for the client to
+// retry the batch later. After a failed COMMIT whose cause is not known
+// (the connection broke), the batch may or may not have been applied: the
+// client's retry is safe because applying is idempotent.
+func (b *Backend) Apply(ctx context.Context, batch []Entry) error {
 	stmts := make([]statement, 0, len(batch))
-	for _, e := range batch {
-		st, err := b.statement(e)
+	for i := range batch {
+		st, err := b.statement(batch[i])
 		if err != nil {
-			return &RejectError{Entry: e, Err: err}
+			return &RejectError{Entry: &batch[i], Err: err}
 		}
 		stmts = append(stmts, st)
 	}
+	for attempt := 1; ; attempt++ {
+		err := b.apply(ctx, batch, stmts)
+		if err == nil || !retryable(err) {
+			return err
+		}
+		if attempt == maxAttempts {
+			return fmt.Errorf("%w (gave up after %d attempts)", err, attempt)
+		}
+		b.log.Warn("upload transaction aborted; running it again", "error", err, "attempt", attempt)
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(attempt) * 20 * time.Millisecond):
+		}
+	}
+}
+
+// apply runs the statements of batch in one transaction.
+func (b *Backend) apply(ctx context.Context, batch []Entry, stmts []statement) (err error) {
 	tx, err := b.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
+	committing := false
 	defer func() {
-		if err != nil {
-			tx.Rollback()
+		if err != nil && !committing { // a failed COMMIT has ended the transaction
+			if rerr := tx.Rollback(); rerr != nil {
+				b.log.Warn("rollback failed", "error", rerr)
+			}
 		}
 	}()
 	for i, st := range stmts {
@@ -118,12 +159,16 @@ func (b *Backend) Apply(ctx context.Context, batch []Entry) (err error) {
 		}
 		if _, err := tx.ExecContext(ctx, st.sql, st.arg); err != nil {
 			if permanent(err) {
-				return &RejectError{Entry: batch[i], Err: err}
+				return &RejectError{Entry: &batch[i], Err: err}
 			}
 			return fmt.Errorf("%s %s %q: %w", batch[i].Op, batch[i].Type, batch[i].ID, err)
 		}
 	}
+	committing = true
 	if err := tx.Commit(); err != nil {
+		if permanent(err) {
+			return &RejectError{Err: err}
+		}
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
@@ -225,15 +270,32 @@ func prefixed(p string, names []string) string {
 // Anything else (connection loss, serialization failures, deadlocks, a
 // server shutting down) is temporary.
 func permanent(err error) bool {
-	var pe *pgconn.PgError
-	if !errors.As(err, &pe) {
+	code := sqlState(err)
+	if len(code) != 5 {
 		return false
 	}
-	switch pe.Code[:2] {
+	switch code[:2] {
 	case "22", "23", "42":
 		return true
 	}
 	return false
+}
+
+// retryable reports whether Postgres aborted the transaction for a conflict
+// with another one, so that running it again can succeed at once:
+// serialization_failure (40001) and deadlock_detected (40P01).
+func retryable(err error) bool {
+	code := sqlState(err)
+	return code == "40001" || code == "40P01"
+}
+
+// sqlState returns the SQLSTATE of a Postgres error in err's chain, or "".
+func sqlState(err error) string {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return ""
+	}
+	return pe.Code
 }
 
 // maxBody is the largest upload body accepted.
@@ -244,10 +306,15 @@ const maxBody = 16 << 20
 //
 //   - 200 {"data": {"applied": N}}: the batch was applied;
 //   - 400: the body is not an upload request; 422: a change can never be
-//     applied (unknown table or column, data Postgres refuses). Clients set
-//     the batch aside (pssync.HTTPConnector treats 400 and 422 as permanent);
+//     applied (unknown table or column, data Postgres refuses: SQLSTATE
+//     classes 22, 23 and 42, also when a deferred constraint fails at
+//     COMMIT). Nothing was applied. Clients set the batch aside
+//     (pssync.HTTPConnector treats 400 and 422 as permanent) instead of
+//     retrying it forever;
 //   - 401: no valid token;
-//   - 500: anything else, such as Postgres being unreachable; clients retry.
+//   - 500: anything else, such as Postgres being unreachable, a failed
+//     COMMIT, or a serialization failure or deadlock that persisted through
+//     maxAttempts runs; clients retry the batch later.
 //
 // Error answers are {"error": {"message": …, "op_id": …}}.
 func (b *Backend) ServeUpload(w http.ResponseWriter, r *http.Request) {
@@ -271,7 +338,7 @@ func (b *Backend) ServeUpload(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.As(err, &rej):
 		b.log.Warn("upload rejected", "error", err, "client_id", req.ClientID)
-		writeError(w, http.StatusUnprocessableEntity, rej.Error(), &rej.Entry)
+		writeError(w, http.StatusUnprocessableEntity, rej.Error(), rej.Entry)
 		return
 	case err != nil:
 		b.log.Error("upload failed", "error", err, "client_id", req.ClientID)

@@ -20,11 +20,33 @@
 // they are quoted, never interpolated raw, and values are query parameters,
 // converted to the column types by Postgres' json_populate_record.
 //
-// Answers tell the client what to do with the batch: 2xx applied; 400 (not
-// an upload request) and 422 (an unknown table or column, or data Postgres
-// refuses: an invalid uuid, a NOT NULL or foreign key violation) are
-// permanent, and the client sets the batch aside; 401 asks for a new token;
-// 500 (Postgres unreachable, a deadlock) is retried.
+// # What the client is told
+//
+// Answers tell the client what to do with the batch, following the upload
+// loop of the PowerSync SDKs (an error is retried after a delay, with the
+// same batch at the head of the queue; a permanent error sets the batch
+// aside, or it would block every later upload):
+//
+//   - 200: applied, all of it.
+//   - 400 (not an upload request) and 422 (an unknown table, column or
+//     operation, or data Postgres refuses: SQLSTATE classes 22 data
+//     exception, 23 integrity constraint violation such as 23505 unique,
+//     23503 foreign key, 23514 check, 23502 not null, and 42 such as a
+//     column the server table lacks; also a deferred constraint failing at
+//     COMMIT): nothing was applied, and retrying cannot help. The client
+//     sets the batch aside (pssync.HTTPConnector treats 400 and 422 as
+//     permanent).
+//   - 401: no valid token; the client fetches a new one.
+//   - 500: nothing was applied, or, after a COMMIT that failed for a lost
+//     connection, possibly all of it; the client retries. Applying a batch
+//     again leaves the same rows, so the retry is safe. Postgres being
+//     unreachable, a statement canceled, a server shutting down are such
+//     failures.
+//
+// A serialization failure (40001) or deadlock (40P01) aborts the
+// transaction because of another one; the backend runs the transaction
+// again itself, up to three times in all, and answers 500 only when it
+// failed every time.
 //
 // GET /api/auth/token?user_id=ID returns a development token for the user,
 // signed with -jwt-secret (HS256), which the PowerSync Service accepts when
