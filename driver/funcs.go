@@ -160,6 +160,16 @@ func (s *slot) register() error {
 		{"powersync_tx_claim", 2, false, s.fnTxClaim},
 		{"powersync_tx_id", 1, false, s.fnTxID},
 		{"powersync_crud_entry", 7, false, s.fnCrudEntry},
+		{"powersync_crud_put", 4, false, s.fnCrudPut},
+		{"powersync_tx_unclaimed", 0, false, func(*sqlite.FunctionContext, []driver.Value) (driver.Value, error) {
+			// 1 (the id of ps_tx's row) while the transaction has no id, NULL
+			// once it has: UPDATE ps_tx ... WHERE id = powersync_tx_unclaimed()
+			// then finds no row without reading the table.
+			if s.state.txID == 0 {
+				return int64(1), nil
+			}
+			return nil, nil
+		}},
 		{"powersync_gate_once", 0, false, func(*sqlite.FunctionContext, []driver.Value) (driver.Value, error) {
 			// 1 for the first kept upload entry of a transaction: the
 			// local-write gate is set once per transaction, as the core does.
@@ -288,6 +298,29 @@ func (s *slot) fnCrudEntry(_ *sqlite.FunctionContext, args []driver.Value) (driv
 	}
 	st.lastKept = true
 	return crudEntry(op, id, typ, data, optText(args[4]), optText(args[5])), nil
+}
+
+// fnCrudPut implements powersync_crud_put(id, type, data, metadata): the
+// PUT entry of an insert, as powersync_crud_entry('PUT', id, type,
+// powersync_diff('{}', data), NULL, metadata, 0) would make it, in one call.
+func (s *slot) fnCrudPut(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+	st := s.state
+	st.lastKept = false
+	if st.inSync {
+		return nil, nil
+	}
+	id, _ := textArg(args[0])
+	typ, _ := textArg(args[1])
+	obj, ok := textArg(args[2])
+	if !ok {
+		return nil, errors.New("powersync_diff: expected two JSON objects")
+	}
+	data, err := powersyncDiff("{}", obj)
+	if err != nil {
+		return nil, fmt.Errorf("powersync_diff: %w", err)
+	}
+	st.lastKept = true
+	return crudEntry("PUT", id, typ, &data, nil, optText(args[3])), nil
 }
 
 // ignoreEmptyUpdateFlag is the IGNORE_EMPTY_UPDATE bit of a table's options.

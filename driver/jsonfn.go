@@ -3,6 +3,7 @@ package driver
 import (
 	"bytes"
 	"errors"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -77,7 +78,11 @@ func (a jsonValue) equal(b jsonValue) bool {
 // old side is always the empty object.
 func powersyncDiff(oldText, newText string) (string, error) {
 	var oldObj []member
-	if oldText != "{}" {
+	if oldText == "{}" {
+		if out, ok := putData(newText); ok {
+			return out, nil
+		}
+	} else {
 		var err error
 		if oldObj, err = parseMembers(oldText); err != nil {
 			return "", err
@@ -277,4 +282,117 @@ func lenOf(s *string) int {
 		return 0
 	}
 	return len(*s)
+}
+
+// putData returns powersyncDiff("{}", obj) for obj as SQLite's json_object
+// writes it (no whitespace, scalar members), without building a tree: the
+// members sorted by key, nulls dropped, floats rewritten as the core writes
+// them, everything else copied. It reports false for anything else (nested
+// values, escaped keys, duplicate keys, out-of-range numbers), which the
+// caller hands to powersyncDiff.
+func putData(obj string) (string, bool) {
+	type span struct{ key, val string }
+	var buf [16]span
+	ms := buf[:0]
+	s := obj
+	if len(s) < 2 || s[0] != '{' {
+		return "", false
+	}
+	i := 1
+	for i < len(s) && s[i] != '}' {
+		if len(ms) > 0 || i > 1 {
+			if s[i] != ',' {
+				return "", false
+			}
+			i++
+		}
+		// key: a string without escapes
+		if i >= len(s) || s[i] != '"' {
+			return "", false
+		}
+		k0 := i + 1
+		j := k0
+		for j < len(s) && s[j] != '"' {
+			if s[j] == '\\' || s[j] < 0x20 {
+				return "", false
+			}
+			j++
+		}
+		if j+1 >= len(s) || s[j+1] != ':' {
+			return "", false
+		}
+		key := s[k0:j]
+		i = j + 2
+		if i >= len(s) {
+			return "", false
+		}
+		v0 := i
+		switch c := s[i]; {
+		case c == '"':
+			j = i + 1
+			for j < len(s) && s[j] != '"' {
+				if s[j] == '\\' {
+					return "", false
+				}
+				j++
+			}
+			if j >= len(s) {
+				return "", false
+			}
+			i = j + 1
+		case c == 'n':
+			if !strings.HasPrefix(s[i:], "null") {
+				return "", false
+			}
+			i += 4
+			continue // dropped, as powersyncDiff drops nulls
+		case c == '-' || isDigit(c):
+			j = i + 1
+			for j < len(s) && (isDigit(s[j]) || s[j] == '.' || s[j] == 'e' || s[j] == 'E' || s[j] == '+' || s[j] == '-') {
+				j++
+			}
+			i = j
+			// integers are copied; floats (and integers beyond u64 or
+			// i64, which the core reads as floats) are rewritten
+			if n := serdejson.ParseNumber(s[v0:j]); n.Kind == serdejson.Float {
+				if math.IsInf(n.F, 0) || math.IsNaN(n.F) {
+					return "", false
+				}
+				ms = append(ms, span{key, string(serdejson.AppendNumber(nil, n))})
+				continue
+			}
+		default:
+			return "", false
+		}
+		ms = append(ms, span{key, s[v0:i]})
+	}
+	if i != len(s)-1 {
+		return "", false
+	}
+	// insertion sort by key (a handful of columns, mostly in order already)
+	for a := 1; a < len(ms); a++ {
+		for b := a; b > 0 && ms[b].key < ms[b-1].key; b-- {
+			ms[b], ms[b-1] = ms[b-1], ms[b]
+		}
+	}
+	n := 2
+	for a, m := range ms {
+		if a > 0 && m.key == ms[a-1].key {
+			return "", false
+		}
+		n += len(m.key) + len(m.val) + 4
+	}
+	out := make([]byte, 0, n)
+	out = append(out, '{')
+	for a, m := range ms {
+		if a > 0 {
+			out = append(out, ',')
+		}
+		out = append(out, '"')
+		out = append(out, m.key...)
+		out = append(out, '"', ':')
+		out = append(out, m.val...)
+	}
+	out = append(out, '}')
+	return string(out), true
 }

@@ -171,6 +171,16 @@ func jsonFragment(prefix string, columns []string) string {
 	return b.String()
 }
 
+// stripSubtype returns the SQL expression of col's value without a JSON
+// subtype, the core's powersync_strip_subtype(col): text made by a JSON
+// function is stored as a string, not embedded as JSON. Only text values
+// carry the subtype (json_object embeds text with it verbatim), and
+// concatenating ” copies text without it; other values pass as they are.
+// SQLite evaluates this itself, without a call into Go per column.
+func stripSubtype(col string) string {
+	return "CASE typeof(" + col + ") WHEN 'text' THEN " + col + " || '' ELSE " + col + " END"
+}
+
 func jsonObject(prefix string, columns []string) string {
 	var b strings.Builder
 	b.WriteString("json_object(")
@@ -179,11 +189,8 @@ func jsonObject(prefix string, columns []string) string {
 			b.WriteString(", ")
 		}
 		b.WriteString(quoteString(c))
-		b.WriteString(", powersync_strip_subtype(")
-		b.WriteString(prefix)
-		b.WriteString(".")
-		b.WriteString(quoteIdent(c))
-		b.WriteString(")")
+		b.WriteString(", ")
+		b.WriteString(stripSubtype(prefix + "." + quoteIdent(c)))
 	}
 	b.WriteString(")")
 	return b.String()
@@ -227,6 +234,9 @@ type crudEntry struct {
 	old      string // SQL expression or ""
 	metadata string // SQL expression or ""
 	options  int
+	// put, when set, is the SQL expression of the whole entry, in place of
+	// powersync_crud_entry(...) built from the fields above.
+	put string
 	// guarded entries may be dropped (ignored empty updates): the
 	// bookkeeping only runs when powersync_crud_kept().
 	guarded bool
@@ -245,22 +255,31 @@ func orNull(expr string) string {
 // next sync_local and set the local-write gate in ps_kv.
 func writeCrud(b *strings.Builder, e crudEntry) {
 	typ := quoteString(e.typ)
-	b.WriteString("UPDATE ps_tx SET next_tx = next_tx + 1 WHERE id = 1 AND powersync_tx_claim(0, next_tx);\n")
-	b.WriteString("INSERT INTO ps_crud(tx_id, data) SELECT powersync_tx_id(0), e FROM (SELECT powersync_crud_entry(")
-	b.WriteString(quoteString(e.op))
-	b.WriteString(", ")
-	b.WriteString(e.id)
-	b.WriteString(", ")
-	b.WriteString(typ)
-	b.WriteString(", ")
-	b.WriteString(orNull(e.data))
-	b.WriteString(", ")
-	b.WriteString(orNull(e.old))
-	b.WriteString(", ")
-	b.WriteString(orNull(e.metadata))
-	b.WriteString(", ")
-	b.WriteString(strconv.Itoa(e.options))
-	b.WriteString(") AS e) WHERE e IS NOT NULL;\n")
+	// The transaction's first entry claims its id (powersync_tx_unclaimed()
+	// is NULL afterwards, so later rows skip the statement without reading
+	// ps_tx); every entry then has the id next_tx - 1.
+	b.WriteString("UPDATE ps_tx SET next_tx = next_tx + powersync_tx_claim(0, next_tx) WHERE id = powersync_tx_unclaimed();\n")
+	b.WriteString("INSERT INTO ps_crud(tx_id, data) SELECT (SELECT next_tx - 1 FROM ps_tx WHERE id = 1), e FROM (SELECT ")
+	if e.put != "" {
+		b.WriteString(e.put)
+	} else {
+		b.WriteString("powersync_crud_entry(")
+		b.WriteString(quoteString(e.op))
+		b.WriteString(", ")
+		b.WriteString(e.id)
+		b.WriteString(", ")
+		b.WriteString(typ)
+		b.WriteString(", ")
+		b.WriteString(orNull(e.data))
+		b.WriteString(", ")
+		b.WriteString(orNull(e.old))
+		b.WriteString(", ")
+		b.WriteString(orNull(e.metadata))
+		b.WriteString(", ")
+		b.WriteString(strconv.Itoa(e.options))
+		b.WriteString(")")
+	}
+	b.WriteString(" AS e) WHERE e IS NOT NULL;\n")
 
 	where, and := " WHERE true", ""
 	if e.guarded {
@@ -363,8 +382,7 @@ func (t *Table) Triggers() []Trigger {
 			b.WriteString(skipIgnoredInsert)
 			writeCrud(&b, crudEntry{
 				op: "PUT", id: "NEW.id", typ: t.Name,
-				data:     "json(powersync_diff('{}', " + fnew + "))",
-				metadata: metadata,
+				put: "powersync_crud_put(NEW.id, " + quoteString(t.Name) + ", " + fnew + ", " + orNull(metadata) + ")",
 			})
 		}
 	}

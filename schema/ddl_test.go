@@ -22,7 +22,7 @@ func TestSpecVectors(t *testing.T) {
 		idx[0].SQL != `CREATE INDEX "ps_data__table__index" ON "ps_data__table"(CAST(json_extract(data, '$.a') as text), CAST(json_extract(data, '$.b') as integer) DESC)` {
 		t.Errorf("index = %+v", idx)
 	}
-	fragment := `json_object('a', powersync_strip_subtype(NEW."a"), 'b', powersync_strip_subtype(NEW."b"))`
+	fragment := stripSubtypeCalls(`json_object('a', powersync_strip_subtype(NEW."a"), 'b', powersync_strip_subtype(NEW."b"))`)
 	ins := tbl.Triggers()[0]
 	if !strings.Contains(ins.SQL, `INSERT INTO "ps_data__table" SELECT NEW.id, `+fragment+";\n") {
 		t.Errorf("insert trigger lacks the data table insert:\n%s", ins.SQL)
@@ -38,32 +38,33 @@ func TestSpecVectors(t *testing.T) {
 // against the contract's shape.
 func TestTriggerShape(t *testing.T) {
 	tbl := schema.Table{Name: "lists", Columns: []schema.Column{schema.Text("name")}}
-	fn := `json_object('name', powersync_strip_subtype(NEW."name"))`
-	fo := `json_object('name', powersync_strip_subtype(OLD."name"))`
+	fn := stripSubtypeCalls(`json_object('name', powersync_strip_subtype(NEW."name"))`)
+	fo := stripSubtypeCalls(`json_object('name', powersync_strip_subtype(OLD."name"))`)
 	bookkeeping := func(id string) string {
 		return "INSERT INTO ps_updated_rows(row_type, row_id) SELECT 'lists', " + id + " WHERE true ON CONFLICT DO NOTHING;\n" +
 			"INSERT INTO ps_kv(key, value) SELECT 'target_checkpoint_request_id', 9223372036854775807 WHERE powersync_gate_once() ON CONFLICT(key) DO UPDATE SET value = excluded.value;\n" +
 			"DELETE FROM ps_kv WHERE key IN ('last_seen_checkpoint_request_id', 'last_applied_checkpoint_request_id');\n"
 	}
-	claim := "UPDATE ps_tx SET next_tx = next_tx + 1 WHERE id = 1 AND powersync_tx_claim(0, next_tx);\n"
+	claim := "UPDATE ps_tx SET next_tx = next_tx + powersync_tx_claim(0, next_tx) WHERE id = powersync_tx_unclaimed();\n"
+	crud := "INSERT INTO ps_crud(tx_id, data) SELECT (SELECT next_tx - 1 FROM ps_tx WHERE id = 1), e FROM (SELECT "
 	want := []schema.Trigger{
 		{Name: "ps_view_insert_lists", On: schema.WriteInsert, SQL: `CREATE TRIGGER "ps_view_insert_lists" INSTEAD OF INSERT ON "lists" FOR EACH ROW BEGIN` + "\n" +
 			"SELECT CASE WHEN (NEW.id IS NULL) THEN RAISE (FAIL, 'id is required') WHEN (typeof(NEW.id) != 'text') THEN RAISE (FAIL, 'id should be text') END;\n" +
 			`INSERT INTO "ps_data__lists" SELECT NEW.id, ` + fn + ";\n" +
 			"SELECT RAISE (IGNORE) WHERE changes() = 0;\n" +
 			claim +
-			"INSERT INTO ps_crud(tx_id, data) SELECT powersync_tx_id(0), e FROM (SELECT powersync_crud_entry('PUT', NEW.id, 'lists', json(powersync_diff('{}', " + fn + ")), NULL, NULL, 0) AS e) WHERE e IS NOT NULL;\n" +
+			crud + "powersync_crud_put(NEW.id, 'lists', " + fn + ", NULL) AS e) WHERE e IS NOT NULL;\n" +
 			bookkeeping("NEW.id") + "END"},
 		{Name: "ps_view_update_lists", On: schema.WriteUpdate, SQL: `CREATE TRIGGER "ps_view_update_lists" INSTEAD OF UPDATE ON "lists" FOR EACH ROW BEGIN` + "\n" +
 			"SELECT CASE WHEN (OLD.id != NEW.id) THEN RAISE (FAIL, 'Cannot update id') END;\n" +
 			`UPDATE "ps_data__lists" SET data = ` + fn + " WHERE id = NEW.id;\n" +
 			claim +
-			"INSERT INTO ps_crud(tx_id, data) SELECT powersync_tx_id(0), e FROM (SELECT powersync_crud_entry('PATCH', NEW.id, 'lists', json(powersync_diff(" + fo + ", " + fn + ")), NULL, NULL, 0) AS e) WHERE e IS NOT NULL;\n" +
+			crud + "powersync_crud_entry('PATCH', NEW.id, 'lists', json(powersync_diff(" + fo + ", " + fn + ")), NULL, NULL, 0) AS e) WHERE e IS NOT NULL;\n" +
 			bookkeeping("NEW.id") + "END"},
 		{Name: "ps_view_delete_lists", On: schema.WriteDelete, SQL: `CREATE TRIGGER "ps_view_delete_lists" INSTEAD OF DELETE ON "lists" FOR EACH ROW BEGIN` + "\n" +
 			`DELETE FROM "ps_data__lists" WHERE id = OLD.id;` + "\n" +
 			claim +
-			"INSERT INTO ps_crud(tx_id, data) SELECT powersync_tx_id(0), e FROM (SELECT powersync_crud_entry('DELETE', OLD.id, 'lists', NULL, NULL, NULL, 0) AS e) WHERE e IS NOT NULL;\n" +
+			crud + "powersync_crud_entry('DELETE', OLD.id, 'lists', NULL, NULL, NULL, 0) AS e) WHERE e IS NOT NULL;\n" +
 			bookkeeping("OLD.id") + "END"},
 	}
 	got := tbl.Triggers()
@@ -97,7 +98,7 @@ func TestTriggerKinds(t *testing.T) {
 			name:     "insert-only uses the manual form",
 			table:    schema.Table{Name: "t", Columns: cols, InsertOnly: true, TrackMetadata: true},
 			names:    []string{"ps_view_insert_t"},
-			contains: []string{"powersync_tx_claim(1, next_tx)", "VALUES (powersync_tx_id(1), json_object('op', 'PUT', 'type', 't', 'id', NEW.id, 'data', json(powersync_diff('{}', json_object('a', powersync_strip_subtype(NEW.\"a\"))))));\nEND", "!ps_data__t", "!ps_kv", "!ps_updated_rows", "!powersync_crud_entry", "id is required"},
+			contains: []string{"powersync_tx_claim(1, next_tx)", stripSubtypeCalls("VALUES (powersync_tx_id(1), json_object('op', 'PUT', 'type', 't', 'id', NEW.id, 'data', json(powersync_diff('{}', json_object('a', powersync_strip_subtype(NEW.\"a\"))))));\nEND"), "!ps_data__t", "!ps_kv", "!ps_updated_rows", "!powersync_crud_entry", "id is required"},
 		},
 		{
 			name:     "view name override",
@@ -179,8 +180,8 @@ func TestJSONFragmentChunks(t *testing.T) {
 		t.Fatalf("no powersync_json_merge:\n%s", upd)
 	}
 	// 101 columns: chunks of 50, 50 and 1.
-	if !strings.Contains(upd, `'c49', powersync_strip_subtype(NEW."c49")), json_object('c50', `) ||
-		!strings.Contains(upd, `'c99', powersync_strip_subtype(NEW."c99")), json_object('c100', powersync_strip_subtype(NEW."c100"))) WHERE id = NEW.id;`) {
+	if !strings.Contains(upd, stripSubtypeCalls(`'c49', powersync_strip_subtype(NEW."c49")), json_object('c50', `)) ||
+		!strings.Contains(upd, stripSubtypeCalls(`'c99', powersync_strip_subtype(NEW."c99")), json_object('c100', powersync_strip_subtype(NEW."c100"))) WHERE id = NEW.id;`)) {
 		t.Errorf("chunks not split at 50 pairs:\n%s", upd)
 	}
 	// Exactly 50 columns fit one json_object.
@@ -299,7 +300,7 @@ func TestRawTableErrors(t *testing.T) {
 func TestRawTableTriggers(t *testing.T) {
 	local := []string{"id", "email", "email_verified"}
 	r := schema.RawTable{Name: "sync_type", TableName: "users"}
-	fn := `json_object('email', powersync_strip_subtype(NEW."email"), 'email_verified', powersync_strip_subtype(NEW."email_verified"))`
+	fn := stripSubtypeCalls(`json_object('email', powersync_strip_subtype(NEW."email"), 'email_verified', powersync_strip_subtype(NEW."email_verified"))`)
 	fo := strings.ReplaceAll(fn, "NEW.", "OLD.")
 	tests := []struct {
 		write    schema.WriteType

@@ -102,6 +102,16 @@ func openStubDB(t *testing.T) (*sql.DB, *stubState) {
 			st.claimed[kind] = a[1].(int64)
 			return int64(1), nil
 		}},
+		"powersync_tx_unclaimed": {0, func([]driver.Value) (driver.Value, error) {
+			if _, ok := st.claimed[0]; ok {
+				return nil, nil
+			}
+			return int64(1), nil
+		}},
+		"powersync_crud_put": {4, func(a []driver.Value) (driver.Value, error) {
+			st.kept = true
+			return fmt.Sprintf("PUT %s %s data=%s old= meta=%s", text(a[0]), text(a[1]), text(a[2]), text(a[3])), nil
+		}},
 		"powersync_tx_id": {1, func(a []driver.Value) (driver.Value, error) { return st.claimed[a[0].(int64)], nil }},
 		"powersync_in_sync_operation": {0, func([]driver.Value) (driver.Value, error) {
 			if st.inSync {
