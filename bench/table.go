@@ -343,8 +343,13 @@ func buildRows(rs results) []tableRow {
 	}
 	for _, n := range rs.sizes("view_insert_single") {
 		ours := rs.find("view_insert_single", n, "", "")
-		rows = append(rows, tableRow{workload: fmt.Sprintf("5. view inserts, 1 row per tx, %s", sizeText(n)),
-			ours: rateCell(ours, "seconds"), oursRSS: rssText(ours), officialRSS: "—",
+		core := rs.find("core_view_insert_single", n, "", "")
+		officialRSS := "—"
+		if core != nil {
+			officialRSS = rssText(core)
+		}
+		rows = append(rows, tableRow{workload: fmt.Sprintf("5. view inserts, 1 row per tx, %s (vs core)", sizeText(n)),
+			ours: rateCell(ours, "seconds"), official: rateCell(core, "seconds"), oursRSS: rssText(ours), officialRSS: officialRSS,
 			floor: rateCell(rs.find("plain_insert_single", n, "", ""), "seconds")})
 	}
 	for _, n := range rs.sizes("upload_drain") {
