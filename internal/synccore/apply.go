@@ -43,7 +43,7 @@ func (c *call) syncLocal(cp *checkpoint, priority int32) (syncResult, error) {
 	}
 	// 1. validate
 	sums := make(map[string][2]uint32, len(included))
-	rows, err := c.tx.QueryContext(c.ctx, "SELECT name, add_checksum, op_checksum FROM ps_buckets")
+	rows, err := c.query("SELECT name, add_checksum, op_checksum FROM ps_buckets")
 	if err != nil {
 		return syncResult{}, err
 	}
@@ -164,7 +164,7 @@ func (c *call) syncLocal(cp *checkpoint, priority int32) (syncResult, error) {
 // canApply is the local-write gate (docs/storage.md, "The local-write gate").
 func (c *call) canApply() (bool, error) {
 	var one int
-	err := c.tx.QueryRowContext(c.ctx, `SELECT
+	err := c.queryRow(`SELECT
   EXISTS(SELECT 1 FROM ps_kv AS target
     LEFT JOIN ps_kv AS seen ON seen.key = 'last_seen_checkpoint_request_id'
     WHERE target.key = 'target_checkpoint_request_id'
@@ -231,7 +231,7 @@ FROM ps_oplog WHERE row_type = ?1 GROUP BY row_id`
 // one index lookup per bucket.
 func (c *call) oplogAllNew() (bool, error) {
 	var ok bool
-	err := c.tx.QueryRowContext(c.ctx, `SELECT NOT EXISTS(SELECT 1 FROM ps_updated_rows)
+	err := c.queryRow(`SELECT NOT EXISTS(SELECT 1 FROM ps_updated_rows)
   AND NOT EXISTS(SELECT 1 FROM ps_buckets AS b
     WHERE (SELECT min(op_id) FROM ps_oplog WHERE bucket = b.id) <= b.last_applied_op)`).Scan(&ok)
 	return ok, err
@@ -260,9 +260,9 @@ func (c *call) applyRows(priority int32, involved string) error {
 	}
 	var rows *sql.Rows
 	if priority < 0 {
-		rows, err = c.tx.QueryContext(c.ctx, fullRowsSQL)
+		rows, err = c.query(fullRowsSQL)
 	} else {
-		rows, err = c.tx.QueryContext(c.ctx, partialRowsSQL, involved)
+		rows, err = c.query(partialRowsSQL, involved)
 	}
 	if err != nil {
 		return pserr.Errorf("powersync: collect synced rows: %w", err)
@@ -331,7 +331,7 @@ func (c *call) applyAllNew(tables map[string]string) error {
 // the table's largest before it, so the delete looks at those rows only.
 func (c *call) applyTypeToTable(internal, t string) error {
 	var before int64
-	if err := c.tx.QueryRowContext(c.ctx, `SELECT coalesce(max(rowid), 0) FROM `+internal).Scan(&before); err != nil {
+	if err := c.queryRow(`SELECT coalesce(max(rowid), 0) FROM ` + internal).Scan(&before); err != nil {
 		return err
 	}
 	if _, err := c.exec(`REPLACE INTO `+internal+`(id, data) SELECT row_id, data FROM (`+typeRowsSQL+`) WHERE row_id IS NOT NULL`, t); err != nil {
@@ -343,7 +343,7 @@ func (c *call) applyTypeToTable(internal, t string) error {
 
 // applyTypeRows applies the rows of one raw or untyped row type row by row.
 func (c *call) applyTypeRows(w *rowWriter, tables map[string]string, t string) error {
-	rows, err := c.tx.QueryContext(c.ctx, typeRowsSQL, t)
+	rows, err := c.query(typeRowsSQL, t)
 	if err != nil {
 		return pserr.Errorf("powersync: collect synced rows: %w", err)
 	}

@@ -106,3 +106,83 @@ func replayBench(b *testing.B, n int) {
 // BenchmarkReplay100k is the oracle's case B: an initial sync of 100k rows
 // (NDJSON in memory -> start, 102 lines -> ps_data__items).
 func BenchmarkReplay100k(b *testing.B) { replayBench(b, 100_000) }
+
+// checkpointBench applies one-row checkpoints (checkpoint_diff, a data line
+// of one op, checkpoint_complete) to a database that holds n synced rows:
+// what a live app receives all day. remove makes every other op a REMOVE of
+// the row the op before it put.
+func checkpointBench(b *testing.B, n int, remove bool) {
+	lines := benchLines(n, 1000)
+	dir := b.TempDir()
+	schemaPath := filepath.Join(dir, "schema.json")
+	if err := os.WriteFile(schemaPath, []byte(benchSchema), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	db := openTestDB(b, filepath.Join(dir, "ck.db")+"?_pragma=synchronous(NORMAL)", schemaPath)
+	defer db.Close()
+	e := New(db, Options{})
+	if _, err := e.Start(ctx, StartRequest{IncludeDefaults: true}); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := e.ConnectionEstablished(ctx); err != nil {
+		b.Fatal(err)
+	}
+	var total uint32
+	for _, l := range lines {
+		if _, err := e.LineText(ctx, l); err != nil {
+			b.Fatal(err)
+		}
+	}
+	// the bucket's checksum after the initial sync
+	var sum int64
+	if err := db.QueryRow(`SELECT add_checksum + op_checksum FROM ps_buckets WHERE name = 'global[]'`).Scan(&sum); err != nil {
+		b.Fatal(err)
+	}
+	total = uint32(sum)
+	op := n
+	b.ResetTimer()
+	for i := range b.N {
+		op++
+		id := fmt.Sprintf("00000000-0000-4000-8000-%012d", 1+i%n)
+		var line string
+		if remove && i%2 == 1 {
+			cs := uint32(i)
+			total += cs
+			line = fmt.Sprintf(`{"data":{"bucket":"global[]","has_more":false,"data":[{"op_id":"%d","op":"REMOVE","object_type":"items","object_id":"%s","checksum":%d}]}}`, op, id, cs)
+		} else {
+			d := fmt.Sprintf(`{"name":"item %d","qty":%d,"price":1.5,"sku":"SKU","note":"changed"}`, i, i)
+			cs := crc32.ChecksumIEEE([]byte(d))
+			total += cs
+			dj, _ := json.Marshal(d)
+			line = fmt.Sprintf(`{"data":{"bucket":"global[]","has_more":false,"data":[{"op_id":"%d","op":"PUT","object_type":"items","object_id":"%s","checksum":%d,"data":%s}]}}`, op, id, cs, dj)
+		}
+		diff := fmt.Sprintf(`{"checkpoint_diff":{"last_op_id":"%d","write_checkpoint":null,"updated_buckets":[{"bucket":"global[]","checksum":%d,"priority":3,"count":%d}],"removed_buckets":[]}}`, op, total, op)
+		complete := fmt.Sprintf(`{"checkpoint_complete":{"last_op_id":"%d"}}`, op)
+		applied := false
+		for _, l := range []string{diff, line, complete} {
+			ins, err := e.LineText(ctx, []byte(l))
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, in := range ins {
+				switch in.(type) {
+				case DidCompleteSync:
+					applied = true
+				case CloseSyncStream:
+					b.Fatalf("checkpoint %d: %v", op, ins)
+				}
+			}
+		}
+		if !applied {
+			b.Fatalf("checkpoint %d was not applied", op)
+		}
+	}
+}
+
+// BenchmarkCheckpointOneRow: a one-row PUT checkpoint with 100k rows present.
+func BenchmarkCheckpointOneRow(b *testing.B) { checkpointBench(b, 100_000, false) }
+
+// BenchmarkCheckpointOneRowRemove: one-row checkpoints with 100k rows
+// present, every other one a REMOVE.
+func BenchmarkCheckpointOneRowRemove(b *testing.B) { checkpointBench(b, 100_000, true) }

@@ -113,7 +113,7 @@ func (e *Engine) TriggerResync(ctx context.Context, clearProgress bool) error {
 
 // queryNames returns the single text column of a query's rows.
 func (c *call) queryNames(q string, args ...any) ([]string, error) {
-	rows, err := c.tx.QueryContext(c.ctx, q, args...)
+	rows, err := c.query(q, args...)
 	if err != nil {
 		return nil, err
 	}

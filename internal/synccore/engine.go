@@ -102,9 +102,15 @@ func (c *call) prepare(query string) (*sql.Stmt, error) {
 	if st, ok := c.stmts[query]; ok {
 		return st, nil
 	}
-	st, err := c.tx.PrepareContext(c.ctx, query)
-	if err != nil {
-		return nil, err
+	var st *sql.Stmt
+	if p := c.e.stmts[query]; p != nil {
+		st = c.tx.StmtContext(c.ctx, p)
+	} else {
+		var err error
+		if st, err = c.tx.PrepareContext(c.ctx, query); err != nil {
+			return nil, err
+		}
+		c.e.pending = append(c.e.pending, query)
 	}
 	if c.stmts == nil {
 		c.stmts = make(map[string]*sql.Stmt)
@@ -119,6 +125,66 @@ func (c *call) exec(query string, args ...any) (sql.Result, error) {
 		return nil, err
 	}
 	return st.ExecContext(c.ctx, args...)
+}
+
+func (c *call) query(query string, args ...any) (*sql.Rows, error) {
+	st, err := c.prepare(query)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(c.ctx, args...)
+}
+
+func (c *call) queryRow(query string, args ...any) *sql.Row {
+	st, err := c.prepare(query)
+	if err != nil {
+		return c.tx.QueryRowContext(c.ctx, query, args...) // reports the same error
+	}
+	return st.QueryRowContext(c.ctx, args...)
+}
+
+// cached is a Querier that runs statements through the call's statement
+// cache (see call.prepare), for the helpers that take a Querier.
+type cached struct{ c *call }
+
+func (q cached) ExecContext(_ context.Context, query string, args ...any) (sql.Result, error) {
+	return q.c.exec(query, args...)
+}
+
+func (q cached) QueryContext(_ context.Context, query string, args ...any) (*sql.Rows, error) {
+	return q.c.query(query, args...)
+}
+
+func (q cached) QueryRowContext(_ context.Context, query string, args ...any) *sql.Row {
+	return q.c.queryRow(query, args...)
+}
+
+// maxStmts bounds Engine.stmts; queries built for a number of rows or
+// buckets come in many variants, and only the common ones are worth keeping.
+const maxStmts = 256
+
+// promote prepares on the database the queries that the last calls
+// prepared for themselves and that two calls have used. It runs before a
+// call takes its connection, so that preparing on the pool never waits for
+// a connection this engine holds.
+func (e *Engine) promote(ctx context.Context) {
+	pending := e.pending
+	e.pending = nil
+	for _, q := range pending {
+		if _, ok := e.stmts[q]; ok || len(e.stmts) >= maxStmts {
+			continue
+		}
+		if e.seen[q]++; e.seen[q] < 2 {
+			continue
+		}
+		delete(e.seen, q)
+		if st, err := e.db.PrepareContext(ctx, q); err == nil {
+			e.stmts[q] = st
+		}
+	}
+	if len(e.seen) > 4*maxStmts {
+		clear(e.seen)
+	}
 }
 
 func (c *call) emit(i Instruction) { c.out = append(c.out, i) }
@@ -274,6 +340,7 @@ func appliesCheckpoint(line []byte, binary bool) bool {
 }
 
 func (e *Engine) runLocked(ctx context.Context, kind callKind, fn func(c *call) error) (out []Instruction, err error) {
+	e.promote(ctx)
 	conn, err := e.db.Conn(ctx)
 	if err != nil {
 		return nil, pserr.Errorf("powersync: sync control: %w", err)

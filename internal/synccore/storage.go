@@ -85,7 +85,7 @@ func (c *call) insertOperations(d *dataLine, size int) error {
 	}
 	isEmpty := lastApplied == 0
 	var hasRows bool
-	if err := c.tx.QueryRowContext(c.ctx, "SELECT EXISTS(SELECT 1 FROM ps_oplog WHERE bucket = ?)", bucketID).Scan(&hasRows); err != nil {
+	if err := c.queryRow("SELECT EXISTS(SELECT 1 FROM ps_oplog WHERE bucket = ?)", bucketID).Scan(&hasRows); err != nil {
 		return err
 	}
 	var add, opsum uint32
@@ -353,7 +353,7 @@ func (c *call) loadProgress(cp *checkpoint) (map[string]*progressEntry, error) {
 		}
 		p[name] = e
 	}
-	rows, err := c.tx.QueryContext(c.ctx, "SELECT name, count_at_last, count_since_last FROM ps_buckets")
+	rows, err := c.query("SELECT name, count_at_last, count_since_last FROM ps_buckets")
 	if err != nil {
 		return nil, err
 	}

@@ -74,7 +74,7 @@ func loadStreams(ctx context.Context, q Querier) ([]trackedStream, error) {
 	return out, rows.Err()
 }
 
-func (c *call) loadStreams() ([]trackedStream, error) { return loadStreams(c.ctx, c.tx) }
+func (c *call) loadStreams() ([]trackedStream, error) { return loadStreams(c.ctx, cached{c}) }
 
 // serializedParams is the text stored in local_params for a stream key.
 func serializedParams(p json.RawMessage) string {
