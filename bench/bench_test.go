@@ -65,7 +65,7 @@ func TestStreamAndDiffsApply(t *testing.T) {
 				t.Fatal(err)
 			}
 			src, _ = newIDs(ids)
-			if err := writeDiffs(&d, 120, 3, 1, src); err != nil {
+			if err := writeDiffs(&d, 120, 3, 1, 2, src); err != nil {
 				t.Fatal(err)
 			}
 			os.WriteFile(stream, s.Bytes(), 0o644)
@@ -75,7 +75,7 @@ func TestStreamAndDiffsApply(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(res) != 2 || res[0]["case"] != "checkpoint_1row" || res[0]["samples"] != 3 || res[1]["samples"] != 1 || res[0]["n"] != 120 {
+			if len(res) != 3 || res[0]["case"] != "checkpoint_1row" || res[0]["samples"] != 3 || res[1]["samples"] != 1 || res[2]["samples"] != 2 || res[0]["n"] != 120 {
 				t.Errorf("results %v", res)
 			}
 		})

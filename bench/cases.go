@@ -491,7 +491,7 @@ func caseCheckpoint(ctx context.Context, o caseOptions) ([]result, error) {
 		}
 	}
 	var out []result
-	for _, g := range []struct{ group, name string }{{"small", "checkpoint_1row"}, {"big", "checkpoint_1000ops"}} {
+	for _, g := range []struct{ group, name string }{{"small", "checkpoint_1row"}, {"big", "checkpoint_1000ops"}, {"remove", "checkpoint_1row_remove"}} {
 		lat := groups[g.group]
 		if len(lat) == 0 {
 			continue

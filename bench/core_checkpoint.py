@@ -6,9 +6,9 @@ usage: core_checkpoint.py ORACLE_DIR STREAM.ndjson DIFFS.ndjson DB_DIR
 Replays STREAM (the initial sync, not timed) into a fresh WAL database with the core
 (one powersync_control call per line, each in its own transaction, as the oracle's
 sync_apply case does), then feeds DIFFS in the same iteration: each group starts at a
-"# small" or "# big" line and is timed from its checkpoint_diff line until its
+"# small", "# big" or "# remove" line and is timed from its checkpoint_diff line until its
 checkpoint_complete returned. Prints one JSON line per group ({"case":
-"core_checkpoint_1row" | "core_checkpoint_1000ops", "n", "seconds", "p50_ms", ...}).
+"core_checkpoint_1row" | "core_checkpoint_1000ops" | "core_checkpoint_1row_remove", "n", "seconds", "p50_ms", ...}).
 Each line carries the process's peak RSS so far ("max_rss_mb", getrusage, KiB / 1024 as
 the oracle's measure.py reports it).
 """
@@ -71,7 +71,8 @@ def main():
             groups.setdefault(group, []).append(time.perf_counter() - start)
     ps.control(db, "stop")
 
-    for g, name in (("small", "core_checkpoint_1row"), ("big", "core_checkpoint_1000ops")):
+    for g, name in (("small", "core_checkpoint_1row"), ("big", "core_checkpoint_1000ops"),
+                    ("remove", "core_checkpoint_1row_remove")):
         lat = sorted(groups.get(g, []))
         if not lat:
             continue

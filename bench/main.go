@@ -51,6 +51,7 @@ func run(args []string, stdout io.Writer) error {
 	fs.StringVar(&o.label, "label", "", "extra label stored in the result as \"server\"")
 	fs.IntVar(&o.small, "small", 20, "one-row checkpoints (gen-diffs)")
 	fs.IntVar(&o.big, "big", 5, "1000-op checkpoints (gen-diffs)")
+	fs.IntVar(&o.remove, "remove", 20, "one-row REMOVE checkpoints (gen-diffs)")
 	fs.IntVar(&o.samples, "samples", 200, "latency samples (watch)")
 	fs.IntVar(&o.batch, "batch", 1, "data lines per transaction (floor_ndjson)")
 	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the timed work to this file")
@@ -70,7 +71,7 @@ func run(args []string, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		return writeDiffs(stdout, o.n, o.small, o.big, ids)
+		return writeDiffs(stdout, o.n, o.small, o.big, o.remove, ids)
 	case "serve":
 		return serve(ctx, o, stdout)
 	case "token":
@@ -94,7 +95,7 @@ func run(args []string, stdout io.Writer) error {
 
 // caseOptions are the flags of every subcommand.
 type caseOptions struct {
-	n, per, small, big, samples, batch int
+	n, per, small, big, remove, samples, batch int
 	ids, stream, diffs, dir            string
 	url, secret, label                 string
 	cpuprofile, memprofile             string

@@ -97,14 +97,25 @@ func appendJSONString(b []byte, s string) []byte {
 
 // putOp is one PUT op of a data line.
 type putOp struct {
-	opID int64
-	id   string
-	data string
+	opID   int64
+	id     string
+	data   string
+	remove bool // a REMOVE of the row (data unused)
 }
+
+// removeChecksum is the checksum of a REMOVE op of row id.
+func removeChecksum(id string) uint32 { return crc32.ChecksumIEEE([]byte("remove " + id)) }
 
 func appendOp(b []byte, o putOp) []byte {
 	b = append(b, `{"op_id":"`...)
 	b = strconv.AppendInt(b, o.opID, 10)
+	if o.remove {
+		b = append(b, `","op":"REMOVE","object_type":"items","object_id":"`...)
+		b = append(b, o.id...)
+		b = append(b, `","checksum":`...)
+		b = strconv.AppendUint(b, uint64(removeChecksum(o.id)), 10)
+		return append(b, '}')
+	}
 	b = append(b, `","op":"PUT","object_type":"items","object_id":"`...)
 	b = append(b, o.id...)
 	b = append(b, `","checksum":`...)
@@ -175,8 +186,9 @@ func writeStream(w io.Writer, n, per int, ids idSource) error {
 // 1000 ops. Each updates existing rows (picked with a fixed seed) and is a
 // checkpoint_diff, one data line and checkpoint_complete. A line
 // "# small" or "# big" precedes each checkpoint, so that a replayer can time
-// them by group.
-func writeDiffs(w io.Writer, n, small, big int, ids idSource) error {
+// them by group; then remove checkpoints ("# remove") of one REMOVE each,
+// of rows not changed before.
+func writeDiffs(w io.Writer, n, small, big, remove int, ids idSource) error {
 	all := make([]string, n)
 	for k := range all {
 		all[k] = ids()
@@ -193,6 +205,12 @@ func writeDiffs(w io.Writer, n, small, big int, ids idSource) error {
 		for k := range ops {
 			op++
 			j := 1 + r.IntN(n)
+			if group == "remove" {
+				ops[k] = putOp{opID: op, id: all[j-1], remove: true}
+				total += removeChecksum(all[j-1])
+				count++
+				continue
+			}
 			d := strings.Replace(rowData(j), `"note":"lorem`, fmt.Sprintf(`"note":"v%d lorem`, op), 1)
 			ops[k] = putOp{opID: op, id: all[j-1], data: d}
 			total += crc32.ChecksumIEEE([]byte(d))
@@ -213,6 +231,11 @@ func writeDiffs(w io.Writer, n, small, big int, ids idSource) error {
 	}
 	for range big {
 		if err := emit("big", 1000); err != nil {
+			return err
+		}
+	}
+	for range remove {
+		if err := emit("remove", 1); err != nil {
 			return err
 		}
 	}

@@ -314,7 +314,7 @@ func buildRows(rs results) []tableRow {
 		rows = append(rows, tableRow{workload: fmt.Sprintf("   floor, 10 data lines per commit, %s", sizeText(n)),
 			ours: rateCell(ours, "seconds"), oursRSS: rssText(ours), officialRSS: "—"})
 	}
-	for _, c := range []struct{ ours, label string }{{"checkpoint_1row", "one-row checkpoint"}, {"checkpoint_1000ops", "1000-op checkpoint"}} {
+	for _, c := range []struct{ ours, label string }{{"checkpoint_1row", "one-row checkpoint"}, {"checkpoint_1000ops", "1000-op checkpoint"}, {"checkpoint_1row_remove", "one-row REMOVE checkpoint"}} {
 		for _, n := range rs.sizes(c.ours) {
 			ours, core := rs.find(c.ours, n, "", ""), rs.find("core_"+c.ours, n, "", "")
 			rows = append(rows, tableRow{workload: fmt.Sprintf("4. %s, %s rows present (median)", c.label, sizeText(n)),
