@@ -102,6 +102,7 @@ type loadRun struct {
 	peakConnected, peakLive atomic.Int64
 	started, neverSynced    atomic.Int64
 	reconnects              atomic.Int64
+	stormPending            atomic.Int64 // clients of a storm not yet synced again
 	rejected                atomic.Int64 // clients whose token was refused before they ever connected
 	uploadsOK               atomic.Int64
 
@@ -357,11 +358,18 @@ func (r *loadRun) run(ctx context.Context) (*loadReport, error) {
 			return r.finish(rep, base, peak, sample), err
 		}
 	}
+	if !stormTime.IsZero() {
+		// A marker write on a slow machine can outlast the whole steady
+		// phase: the storm still happens, late.
+		r.storm(ctx)
+	}
 	r.wg.Wait()
 
 	// Drain: let the last markers arrive, and clients that joined late
 	// sync, bounded.
-	pending := func() bool { return r.markers.openCount() > 0 || r.synced.Load() < r.live.Load() }
+	pending := func() bool {
+		return r.markers.openCount() > 0 || r.synced.Load() < r.live.Load() || r.stormPending.Load() > 0
+	}
 	if pending() {
 		r.setPhase("drain")
 		drainEnd := time.Now().Add(cfg.drain)
@@ -628,6 +636,7 @@ func (c *loadClient) watchStatus(ctx context.Context, subscribed chan struct{}) 
 			if st.Connected && st.HasSynced && !st.LastSyncedAt.Equal(stormSynced) {
 				r.resync.add(now.Sub(time.Unix(0, at)))
 				c.stormAt.Store(0)
+				r.stormPending.Add(-1)
 				stormSynced = time.Time{}
 			}
 		}
@@ -847,6 +856,7 @@ func (r *loadRun) storm(ctx context.Context) {
 	}
 	wg.Wait()
 	at := time.Now()
+	r.stormPending.Add(int64(len(all)))
 	r.cfg.event("storm: reconnecting all %s at once", plural(int64(len(all)), "client", "clients"))
 	for _, c := range all {
 		wg.Add(1)
