@@ -172,6 +172,7 @@ func TestReliabilityHostileLines(t *testing.T) {
 		// internal/synccore's package doc).
 		{name: "duplicate data line", hostile: script{frames: [][]byte{cp1, data1, data1, good1[2]}}, wantErr: true},
 		{name: "checkpoint_complete for another checkpoint", hostile: script{frames: [][]byte{cp1, []byte(`{"checkpoint_complete":{"last_op_id":"999"}}`)}}},
+		{name: "negative subscription index", hostile: script{frames: [][]byte{[]byte(`{"checkpoint":{"last_op_id":"0","write_checkpoint":null,"buckets":[{"bucket":"b","checksum":0,"priority":3,"subscriptions":[{"sub":-1}]}],"streams":[{"name":"s","is_default":true,"errors":[]}]}}`)}}},
 		{name: "unknown line type", hostile: script{frames: [][]byte{[]byte(`{"surprise":{"x":1}}`), cp1, good1[2]}}},
 		{name: "empty and blank lines", hostile: script{frames: [][]byte{{}, []byte("   "), cp1, good1[2]}}},
 		{name: "op ids going backwards", wantErr: true, hostile: script{frames: func() [][]byte {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"slices"
 	"time"
 
@@ -365,7 +366,7 @@ func (e *Engine) runLocked(ctx context.Context, kind callKind, fn func(c *call) 
 		return nil, pserr.Errorf("powersync: sync control: begin: %w", err)
 	}
 	c := &call{ctx: ctx, e: e, conn: conn, tx: tx, now: e.now().UnixMicro(), statusAt: -1}
-	err = fn(c)
+	err = e.protected(fn, c)
 	for _, st := range c.stmts {
 		st.Close()
 	}
@@ -397,6 +398,20 @@ func (e *Engine) runLocked(ctx context.Context, kind callKind, fn func(c *call) 
 		e.it = nil
 	}
 	return c.out, nil
+}
+
+// protected runs fn, turning a panic into an error, so that whatever a
+// sync line makes the engine do, the call's transaction is rolled back and
+// its connection released: the iteration ends with an error in the status
+// instead of holding the write lock forever or crashing the process.
+func (e *Engine) protected(fn func(c *call) error, c *call) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			e.log.Error("powersync: sync control panicked; the call is rolled back", "panic", r, "stack", string(debug.Stack()))
+			err = fmt.Errorf("powersync: sync control: internal error (%v); nothing of this call was applied", r)
+		}
+	}()
+	return fn(c)
 }
 
 // setSyncOperation flags the connection as applying synced data, so that

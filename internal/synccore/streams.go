@@ -212,7 +212,7 @@ func (c *call) resolveSubscriptions(it *iteration, cp *checkpoint, streams []str
 				if r.isDefault {
 					match = s.server == int(r.index) && s.ttl == nil
 				} else {
-					match = int(r.index) < len(it.requested.ids) && it.requested.ids[r.index] == s.id
+					match = r.index >= 0 && int(r.index) < len(it.requested.ids) && it.requested.ids[r.index] == s.id
 				}
 				if match {
 					s.buckets = append(s.buckets, name)
