@@ -132,11 +132,12 @@ type credentialCache struct {
 	timeout   time.Duration
 	onTimeout func(error)
 
-	mu      gosync.Mutex // guards the fields below
-	cur     *Credentials
-	prev    string // the token cur replaced, for redaction
-	used    bool   // cur was handed out at least once
-	invalid bool
+	mu       gosync.Mutex // guards the fields below
+	inflight *fetchCall   // the FetchCredentials call running, if any
+	cur      *Credentials
+	prev     string // the token cur replaced, for redaction
+	used     bool   // cur was handed out at least once
+	invalid  bool
 }
 
 // get returns the cached credentials or fetches new ones.
@@ -156,10 +157,57 @@ func (c *credentialCache) get(ctx context.Context) (*Credentials, error) {
 	return c.fetch(ctx, true)
 }
 
+// fetchCall is a FetchCredentials call that later callers wait for.
+type fetchCall struct {
+	done  chan struct{}
+	creds *Credentials
+	err   error
+}
+
 // fetch calls the connector and caches the result. handOut says whether the
 // caller uses the credentials now; credentials fetched ahead of time are
-// handed out once by get without checking their expiry margin.
+// handed out once by get without checking their expiry margin. While a call
+// runs, other callers wait for its result instead of calling again: the
+// connector never runs FetchCredentials twice at once.
 func (c *credentialCache) fetch(ctx context.Context, handOut bool) (*Credentials, error) {
+	c.mu.Lock()
+	if f := c.inflight; f != nil {
+		c.mu.Unlock()
+		select {
+		case <-f.done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		if f.err != nil {
+			return nil, f.err
+		}
+		if handOut {
+			c.mu.Lock()
+			if c.cur != nil && c.cur.Token == f.creds.Token {
+				c.used = true
+			}
+			c.mu.Unlock()
+		}
+		cp := *f.creds
+		return &cp, nil
+	}
+	f := &fetchCall{done: make(chan struct{})}
+	c.inflight = f
+	c.mu.Unlock()
+	f.creds, f.err = c.fetchNow(ctx, handOut)
+	c.mu.Lock()
+	c.inflight = nil
+	c.mu.Unlock()
+	close(f.done)
+	if f.err != nil {
+		return nil, f.err
+	}
+	cp := *f.creds
+	return &cp, nil
+}
+
+// fetchNow is fetch's own call of the connector.
+func (c *credentialCache) fetchNow(ctx context.Context, handOut bool) (*Credentials, error) {
 	creds, err := c.callBounded(ctx)
 	if err != nil {
 		return nil, pserr.Errorf("powersync: fetch credentials: %w", err)
@@ -209,7 +257,8 @@ func (c *credentialCache) invalidate() {
 // own expiry warning prefetches again.
 func (c *credentialCache) prefetch(ctx context.Context) (bool, error) {
 	c.mu.Lock()
-	waiting := c.cur != nil && !c.used
+	// A call already running (for a new stream) gets the new credentials.
+	waiting := c.cur != nil && !c.used || c.inflight != nil
 	c.mu.Unlock()
 	if waiting {
 		return false, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	gosync "sync"
 	"testing"
 	"time"
 )
@@ -65,5 +66,71 @@ func TestTokenRefreshKeepsConnected(t *testing.T) {
 	st := h.waitStatus(t, "the expiry reported", func(st Status) bool { return st.DownloadError != nil })
 	if !errors.Is(st.DownloadError, ErrTokenExpired) {
 		t.Fatalf("download error after expiry: %v", st.DownloadError)
+	}
+}
+
+// TestFetchCredentialsNeverConcurrent: while one FetchCredentials runs,
+// other callers (a new stream, prefetches for repeated expiry warnings)
+// wait for its result instead of calling the connector again.
+func TestFetchCredentialsNeverConcurrent(t *testing.T) {
+	release := make(chan struct{})
+	var mu gosync.Mutex
+	calls, running, most := 0, 0, 0
+	c := &credentialCache{now: time.Now, connector: ConnectorFuncs{
+		FetchCredentialsFunc: func(context.Context) (*Credentials, error) {
+			mu.Lock()
+			calls++
+			running++
+			most = max(most, running)
+			n := calls
+			mu.Unlock()
+			<-release
+			mu.Lock()
+			running--
+			mu.Unlock()
+			return &Credentials{Endpoint: "http://x", Token: fmt.Sprint("t", n)}, nil
+		},
+	}}
+	ctx := t.Context()
+	var wg gosync.WaitGroup
+	tokens := make(chan string, 20)
+	for range 10 {
+		wg.Go(func() {
+			cur, err := c.get(ctx)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			tokens <- cur.Token
+		})
+	}
+	for range 10 {
+		wg.Go(func() {
+			if _, err := c.prefetch(ctx); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	// Let every caller reach the cache before the call returns.
+	for {
+		mu.Lock()
+		started := calls
+		mu.Unlock()
+		if started > 0 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(20 * time.Millisecond)
+	close(release)
+	wg.Wait()
+	close(tokens)
+	for tok := range tokens {
+		if tok != "t1" {
+			t.Errorf("a caller got %s, want the one call's t1", tok)
+		}
+	}
+	if most != 1 {
+		t.Errorf("%d FetchCredentials calls ran at once, want 1", most)
 	}
 }

@@ -315,9 +315,13 @@ func (s *Syncer) handle(ctx context.Context, sess *session, instrs []synccore.In
 				s.creds.invalidate()
 				continue
 			}
+			if !sess.prefetching.CompareAndSwap(false, true) {
+				continue // one prefetch at a time, however often the service warns
+			}
 			sess.wg.Add(1)
 			go func() {
 				defer sess.wg.Done()
+				defer sess.prefetching.Store(false)
 				ok, err := s.creds.prefetch(ctx)
 				if err != nil {
 					s.log.Warn("powersync: prefetch credentials", "error", err)

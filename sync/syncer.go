@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"runtime"
 	gosync "sync"
+	"sync/atomic"
 
 	"github.com/gopowersync/powersync/internal/pserr"
 	"github.com/gopowersync/powersync/internal/synccore"
@@ -48,6 +49,8 @@ type session struct {
 	cancel context.CancelFunc
 	done   chan struct{} // closed when every goroutine of the session ended
 	wg     gosync.WaitGroup
+
+	prefetching atomic.Bool // a credentials prefetch runs
 
 	uploadKick chan struct{} // cap 1: run the upload loop
 
