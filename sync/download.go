@@ -26,6 +26,10 @@ const (
 )
 
 // errStreamIdle ends a connection on which nothing arrived for too long.
+// errEmptyStream is the error of a sync stream the service ended without
+// a single line (a 200 answer that is not a sync stream).
+var errEmptyStream = pserr.Errorf("%w: the service ended the sync stream without sending a line", ErrProtocol)
+
 var errStreamIdle = errors.New("powersync: sync stream idle for too long")
 
 // downloadLoop runs sync iterations until ctx ends, waiting the retry delay
@@ -173,6 +177,9 @@ func (s *Syncer) iteration(ctx context.Context, sess *session) (immediate bool, 
 				return false, c.err
 			}
 			if errors.Is(l.err, io.EOF) {
+				if first {
+					return false, errEmptyStream
+				}
 				return c.immediate, nil
 			}
 			return false, pserr.Errorf("powersync: read sync stream: %w", l.err)
@@ -387,6 +394,14 @@ func (s *Syncer) openStream(ctx context.Context, body json.RawMessage) (*http.Re
 	if err != nil {
 		return nil, err
 	}
+	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); resp.StatusCode == http.StatusOK && mt == "application/json" {
+		// Not a sync stream: a proxy's or the service's error answered
+		// with 200. Its text is the error.
+		defer resp.Body.Close()
+		herr := readHTTPError(op, resp)
+		herr.Message = strings.TrimSpace("a JSON answer instead of a sync stream: " + herr.Message)
+		return nil, herr
+	}
 	if resp.StatusCode != http.StatusOK {
 		defer resp.Body.Close()
 		herr := readHTTPError(op, resp)
@@ -593,6 +608,9 @@ func readBSONDocument(br *bufio.Reader, max int) ([]byte, error) {
 		return nil, err
 	}
 	n := int64(int32(binary.LittleEndian.Uint32(hdr[:])))
+	if (n < 5 || n > int64(max)) && hdr[0] == '{' {
+		return nil, fmt.Errorf("%w: the stream is not BSON (it starts with '{', as JSON does) though its Content-Type says so", ErrProtocol)
+	}
 	if n < 5 {
 		return nil, fmt.Errorf("%w: invalid BSON document length %d", ErrProtocol, n)
 	}

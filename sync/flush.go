@@ -32,6 +32,9 @@ const flushPoll = 500 * time.Millisecond
 // [ErrClosed] after [Syncer.Close]. Entries the backend rejects for good
 // are set aside (see [RejectedCrud]) and no longer wait.
 func (s *Syncer) Flush(ctx context.Context) error {
+	if _, _, closed := s.bus.snapshot(); closed {
+		return ErrClosed
+	}
 	for {
 		done, err := synccore.UploadsAcknowledged(ctx, s.db)
 		if err != nil {

@@ -267,12 +267,48 @@ func redactText(s string, secrets []string) string {
 	secrets = slices.Clone(secrets)
 	slices.SortFunc(secrets, func(a, b string) int { return len(b) - len(a) })
 	for _, sec := range secrets {
-		if sec != "" {
-			s = strings.ReplaceAll(s, sec, redacted)
-		}
+		s = redactOne(s, sec)
 	}
 	return s
 }
+
+// redactOne replaces sec in s. A secret of at least minRedacted bytes is
+// replaced wherever it occurs; a shorter one (a development placeholder,
+// never a real JWT) only where it stands on its own, not inside a longer
+// word, so that a one-letter token does not mangle every message and spell
+// itself out.
+func redactOne(s, sec string) string {
+	if sec == "" {
+		return s
+	}
+	if len(sec) >= minRedacted {
+		return strings.ReplaceAll(s, sec, redacted)
+	}
+	var b strings.Builder
+	for {
+		i := strings.Index(s, sec)
+		if i < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		end := i + len(sec)
+		alone := (i == 0 || !tokenByte(s[i-1])) && (end == len(s) || !tokenByte(s[end]))
+		b.WriteString(s[:i])
+		if alone {
+			b.WriteString(redacted)
+		} else {
+			b.WriteString(sec)
+		}
+		s = s[end:]
+	}
+}
+
+// tokenByte reports whether c can be part of a token (the JWT alphabet).
+func tokenByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.'
+}
+
+const minRedacted = 16
 
 // redactedError is err with the secrets removed from its text. errors.Is
 // and errors.As still reach err.

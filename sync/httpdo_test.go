@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -487,5 +488,76 @@ func TestFetchCredentialsTimeoutShownWhileRunning(t *testing.T) {
 	h.waitStatus(t, "connected after FetchCredentials returned", func(st Status) bool { return st.Connected })
 	if conn.overlap.Load() {
 		t.Error("two FetchCredentials calls ran at once")
+	}
+}
+
+// A 200 answer that is not a sync stream (empty, a JSON error envelope, or
+// JSON under the BSON content type) is a download error with what the
+// server said, not a silent reconnect.
+func TestNotAStreamIsAnError(t *testing.T) {
+	cases := []struct {
+		name, ctype, body, want string
+	}{
+		{"empty body", contentNDJSON, "", "without sending a line"},
+		{"JSON error envelope", "application/json", `{"error":{"code":"PSYNC_S2302","description":"quota exceeded"}}`, "a JSON answer instead of a sync stream: quota exceeded"},
+		{"JSON under the BSON type", contentBSON, `{"checkpoint_complete":{"last_op_id":"1"}}` + "\n", "the stream is not BSON"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			checkNoLeaks(t)
+			srv := newTestServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", tc.ctype)
+				io.WriteString(w, tc.body)
+			}))
+			h := newHarness(t)
+			h.s.Close()
+			s, err := New(h.db, ConnectorFuncs{FetchCredentialsFunc: func(context.Context) (*Credentials, error) {
+				return &Credentials{Endpoint: srv.URL, Token: "tok-secret-1"}, nil
+			}}, withEngine(h.eng), withClock(nil, h.rec.sleep), WithRetryDelay(testRetryDelay), WithHTTPClient(testClient(t)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			h.s = s
+			if err := s.Connect(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			st := h.waitStatus(t, "a download error", func(st Status) bool { return st.DownloadError != nil })
+			if msg := st.DownloadError.Error(); !strings.Contains(msg, tc.want) {
+				t.Errorf("download error %q, want it to say %q", msg, tc.want)
+			}
+		})
+	}
+}
+
+// A token too short to be a real one (a development placeholder) is not
+// replaced wherever its letters occur: messages stay readable.
+func TestShortTokenLeavesMessagesReadable(t *testing.T) {
+	msg := `POST /sync/stream: Post "http://127.0.0.1:1/sync/stream": refused`
+	if got := redactText(msg, []string{"t"}); got != msg {
+		t.Errorf("redacting a one-letter token mangled the message: %s", got)
+	}
+	if got := redactText(`rejected token "t"`, []string{"t"}); got != `rejected token "`+redacted+`"` {
+		t.Errorf("a short token standing alone was not redacted: %s", got)
+	}
+	if got := redactText("echo eyJhbGciOiJIUzI1NiJ9.x", []string{"eyJhbGciOiJIUzI1NiJ9.x"}); strings.Contains(got, "eyJ") {
+		t.Errorf("a real token was not redacted: %s", got)
+	}
+}
+
+// After Close, Flush and Disconnect say so, as the other methods do.
+func TestCallsAfterCloseReturnErrClosed(t *testing.T) {
+	h := newHarness(t)
+	if err := h.s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.s.Flush(t.Context()); !errors.Is(err, ErrClosed) {
+		t.Errorf("Flush after Close: %v, want ErrClosed", err)
+	}
+	if err := h.s.Disconnect(t.Context()); !errors.Is(err, ErrClosed) {
+		t.Errorf("Disconnect after Close: %v, want ErrClosed", err)
+	}
+	if err := h.s.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
 	}
 }

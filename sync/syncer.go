@@ -287,6 +287,12 @@ func (s *Syncer) Disconnect(ctx context.Context) error {
 		return err
 	}
 	defer s.unlock()
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		return ErrClosed
+	}
 	return s.stopLocked(ctx)
 }
 
