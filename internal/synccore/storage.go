@@ -261,9 +261,15 @@ func (c *call) deleteKeys(bucketID int64, opKeys []string) (map[string][]int32, 
 	return out, nil
 }
 
+// insertSQL is the multi-row INSERT of n oplog rows. OR FAIL rather than the
+// default ABORT: no row can violate a constraint of ps_oplog (its NOT NULL
+// columns are always bound), and with ABORT SQLite keeps a statement
+// journal so that a failing row could undo the statement's earlier rows,
+// copying every page the statement touches first (13% of a first sync's
+// CPU). A failed call is rolled back whole anyway.
 func insertSQL(n int) string {
 	var q strings.Builder
-	q.WriteString("INSERT INTO ps_oplog(bucket, op_id, key, row_type, row_id, data, hash) VALUES ")
+	q.WriteString("INSERT OR FAIL INTO ps_oplog(bucket, op_id, key, row_type, row_id, data, hash) VALUES ")
 	for i := range n {
 		if i > 0 {
 			q.WriteString(", ")
