@@ -257,3 +257,48 @@ func TestE2EPairSameServer(t *testing.T) {
 		t.Fatalf("rows:\n%s\nwant:\n%s", strings.Join(rows, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// The real service's rows: measured from both clients, or skipped with the
+// reason bench/run wrote.
+func TestRealServiceRows(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	workloads := func() []string {
+		t.Helper()
+		rs, err := readResults(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rows []string
+		for _, r := range buildRows(rs) {
+			rows = append(rows, r.workload+" | "+ratioText(r.ours, r.official))
+		}
+		for _, g := range goals(rs) {
+			if strings.Contains(g.text, "real PowerSync Service") {
+				rows = append(rows, g.status+": "+g.detail)
+			}
+		}
+		return rows
+	}
+	write("skipped.out", `{"case":"skipped","workload":"real_service","n":1000,"reason":"the service did not start: no PostgreSQL | x"}`+"\n")
+	want := []string{"1. initial sync e2e 1k, both from the real PowerSync Service: skipped (the service did not start: no PostgreSQL / x) | —",
+		"not measured: skipped: the service did not start: no PostgreSQL / x"}
+	if got := workloads(); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("rows:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if err := os.Remove(filepath.Join(dir, "skipped.out")); err != nil {
+		t.Fatal(err)
+	}
+	write("ours.out", `{"case":"sync_e2e","n":1000,"seconds":0.5,"rows_per_s":2000,"max_rss_mb":50,"server":"realservice"}`+"\n")
+	write("node.out", `{"case": "node_sdk_initial_sync", "n": 1000, "seconds": 1.5, "rows_per_s": 667, "max_rss_mb": 200, "server": "realservice"}`+"\n")
+	want = []string{"1. initial sync e2e 1k, both from the real PowerSync Service (vs Node SDK) | 3.00×",
+		"met: measured: 3.00× (a report, not a target)"}
+	if got := workloads(); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("rows:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}

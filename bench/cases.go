@@ -288,7 +288,12 @@ func caseSyncE2E(ctx context.Context, o caseOptions) ([]result, error) {
 		return nil, err
 	}
 	defer db.Close()
-	conn := pssync.DevConnector(o.url, func(context.Context) (string, error) { return devToken(o.secret) })
+	conn := pssync.DevConnector(o.url, func(context.Context) (string, error) {
+		if o.token != "" {
+			return o.token, nil
+		}
+		return devToken(o.secret)
+	})
 	s, err := pssync.New(db, conn, pssync.WithRetryDelay(time.Second))
 	if err != nil {
 		return nil, err

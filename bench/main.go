@@ -48,6 +48,7 @@ func run(args []string, stdout io.Writer) error {
 	fs.StringVar(&o.dir, "dir", os.TempDir(), "directory for database files")
 	fs.StringVar(&o.url, "url", "", "sync service URL (case sync_e2e)")
 	fs.StringVar(&o.secret, "secret", "", "pstest token secret; empty sends a fixed dev token")
+	fs.StringVar(&o.token, "token", "", "a token to send as it is (case sync_e2e against the real PowerSync Service); overrides -secret")
 	fs.StringVar(&o.label, "label", "", "extra label stored in the result as \"server\"")
 	fs.IntVar(&o.small, "small", 20, "one-row checkpoints (gen-diffs)")
 	fs.IntVar(&o.big, "big", 5, "1000-op checkpoints (gen-diffs)")
@@ -96,9 +97,9 @@ func run(args []string, stdout io.Writer) error {
 // caseOptions are the flags of every subcommand.
 type caseOptions struct {
 	n, per, small, big, remove, samples, batch int
-	ids, stream, diffs, dir            string
-	url, secret, label                 string
-	cpuprofile, memprofile             string
+	ids, stream, diffs, dir                    string
+	url, secret, token, label                  string
+	cpuprofile, memprofile                     string
 }
 
 // result is one JSON line of output, in the shape bench_oracle.py prints.

@@ -29,7 +29,12 @@ const (
 )
 
 // MaxDepth is the deepest nesting of documents and arrays that Decode accepts
-// and Marshal writes (the top-level document is depth 1).
+// and Marshal writes (the top-level document is depth 1). It bounds the
+// recursion of this package's tree decoder, which the tests and pstest use.
+// The client does not decode sync lines with it: internal/synccore reads
+// them in place and skips values it does not read at any depth without
+// recursion, as the official core's BSON deserializer, which has no depth
+// limit, skips them.
 const MaxDepth = 64
 
 // MinDocumentSize is the size of the smallest valid document, the empty one.

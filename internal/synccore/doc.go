@@ -46,7 +46,9 @@
 //     keys) are skipped whatever their depth, as the core skips them (a
 //     10 MB line nested five million levels deep is an unknown line to it).
 //     The skip keeps its nesting on a bit stack, not on the goroutine
-//     stack. BSON lines are limited to bson.MaxDepth levels by the decoder.
+//     stack. BSON lines are read the same way: values the engine does not
+//     read are skipped at any depth (the core's deserializer has no limit
+//     either), their nesting kept on a slice of document ends.
 //   - Strings that are not UTF-8. In a text line their bytes are stored as
 //     they are, in row data, ids, types and bucket names, whether or not
 //     the string also has an escape: the core stores the same bytes.

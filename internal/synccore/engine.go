@@ -78,6 +78,8 @@ type iteration struct {
 	streams        []trackedStream
 	appliedID      *int64
 	lastStatus     []byte
+
+	keyFilters map[int64]*keyFilter // by bucket id: the keys its oplog rows may have
 }
 
 // call is the context of one control call: its transaction and the effects

@@ -13,9 +13,32 @@ import (
 // directly into the line structs without building an intermediate tree, so
 // the large data lines of an initial sync cost few allocations.
 type scanner struct {
-	b   []byte
-	i   int
-	tmp []byte // scratch for unescaping keys
+	b     []byte
+	i     int
+	tmp   []byte // scratch for unescaping keys
+	arena []byte // unescaped strings that are kept (see rawString)
+
+	lastType string // the previous op's object_type, shared by the next op with the same bytes
+}
+
+// strSpecial marks the bytes that end a run of plain string content: the
+// closing quote, a backslash and control characters.
+var strSpecial = func() (t [256]bool) {
+	for c := range 0x20 {
+		t[c] = true
+	}
+	t['"'], t['\\'] = true, true
+	return t
+}()
+
+// plainRun returns the index of the first byte at or after i that ends a
+// run of plain string content, or len(s.b).
+func (s *scanner) plainRun(i int) int {
+	b := s.b
+	for i < len(b) && !strSpecial[b[i]] {
+		i++
+	}
+	return i
 }
 
 func (s *scanner) errf(format string, args ...any) error {
@@ -130,9 +153,18 @@ func (s *scanner) null() bool {
 	return false
 }
 
+// arenaChunk is the size of the scanner's arena allocations for unescaped
+// strings smaller than it (see rawString).
+const arenaChunk = 32 << 10
+
 // rawString reads a string and returns its unescaped bytes. Without escapes
 // the result aliases the input. With scratch set the result may alias s.tmp
-// (valid until the next call with scratch).
+// (valid until the next call with scratch); without, an unescaped string
+// is appended to s.arena, allocated arenaChunk bytes at a time (or the
+// string's escaped length, when larger; never more than the rest of the
+// line), so the many escaped PUT data strings of a data line share a few
+// allocations instead of one each, and a string costs at most its own size
+// plus one chunk.
 //
 // Bytes that are not UTF-8 are kept as they are, with or without escapes
 // elsewhere in the string, as the official core keeps them: it stores such a
@@ -144,36 +176,39 @@ func (s *scanner) rawString(scratch bool) ([]byte, error) {
 	}
 	s.i++
 	start := s.i
-	for s.i < len(s.b) {
-		c := s.b[s.i]
-		switch {
-		case c == '"':
-			out := s.b[start:s.i]
-			s.i++
-			return out, nil
-		case c == '\\':
-			// The unescaped text is never longer than the escaped one, so
-			// one allocation of the escaped length holds it: a large
-			// string costs its size once, not the sum of append's growth.
-			n := s.escapedEnd() - start
-			var buf []byte
-			if scratch {
-				buf = slices.Grow(s.tmp[:0], n)
-			} else {
-				buf = make([]byte, 0, n)
-			}
-			buf = append(buf, s.b[start:s.i]...)
-			out, err := s.unescape(buf)
-			if scratch {
+	s.i = s.plainRun(s.i)
+	if s.i >= len(s.b) {
+		return nil, s.errf("unterminated string")
+	}
+	switch c := s.b[s.i]; {
+	case c == '"':
+		out := s.b[start:s.i]
+		s.i++
+		return out, nil
+	case c == '\\':
+		// The unescaped text is never longer than the escaped one, so
+		// room for the escaped length holds it: a large string costs its
+		// size once, not the sum of append's growth.
+		n := s.escapedEnd() - start
+		if scratch {
+			out, err := s.unescape(append(slices.Grow(s.tmp[:0], n), s.b[start:s.i]...))
+			if err == nil {
 				s.tmp = out[:0]
 			}
 			return out, err
-		case c < 0x20:
-			return nil, s.errf("control character in string")
 		}
-		s.i++
+		if cap(s.arena)-len(s.arena) < n {
+			s.arena = make([]byte, 0, max(n, min(arenaChunk, len(s.b)-start)))
+		}
+		at := len(s.arena)
+		out, err := s.unescape(append(s.arena, s.b[start:s.i]...))
+		if err != nil {
+			return nil, err
+		}
+		s.arena = out
+		return out[at:len(out):len(out)], nil
 	}
-	return nil, s.errf("unterminated string")
+	return nil, s.errf("control character in string")
 }
 
 // escapedEnd returns the index of the closing quote of the string being
@@ -192,6 +227,13 @@ func (s *scanner) escapedEnd() int {
 
 func (s *scanner) unescape(buf []byte) ([]byte, error) {
 	for s.i < len(s.b) {
+		if j := s.plainRun(s.i); j > s.i {
+			buf = append(buf, s.b[s.i:j]...)
+			s.i = j
+			if j >= len(s.b) {
+				break
+			}
+		}
 		c := s.b[s.i]
 		switch {
 		case c == '"':
@@ -199,10 +241,6 @@ func (s *scanner) unescape(buf []byte) ([]byte, error) {
 			return buf, nil
 		case c < 0x20:
 			return nil, s.errf("control character in string")
-		case c != '\\':
-			buf = append(buf, c)
-			s.i++
-			continue
 		}
 		s.i++
 		if s.i >= len(s.b) {
@@ -521,6 +559,10 @@ func (s *scanner) objectKey() error {
 func (s *scanner) skipString() error {
 	s.i++ // the opening quote
 	for s.i < len(s.b) {
+		s.i = s.plainRun(s.i)
+		if s.i >= len(s.b) {
+			break
+		}
 		switch c := s.b[s.i]; {
 		case c == '"':
 			s.i++

@@ -418,7 +418,17 @@ func (s *scanner) oplogEntry() (oplogEntry, error) {
 				return s.errf("unknown op type %q", v)
 			}
 		case "object_type":
-			op.rowType, op.hasType, err = s.optStr()
+			if s.null() {
+				op.rowType, op.hasType = "", false
+				return nil
+			}
+			var v []byte
+			if v, err = s.rawString(false); err == nil {
+				if string(v) != s.lastType {
+					s.lastType = string(v)
+				}
+				op.rowType, op.hasType = s.lastType, true
+			}
 		case "object_id":
 			op.rowID, op.hasID, err = s.optStr()
 		case "subkey":
