@@ -188,17 +188,17 @@ func Open(ctx context.Context, db *sql.DB, opts Options) (*Queue, error) {
 		opts.Interval = DefaultInterval
 	}
 	q := &Queue{
-		db:         db,
-		opts:       opts,
-		table:      `"` + strings.ReplaceAll(opts.Table, `"`, `""`) + `"`,
-		local:      opts.Local,
-		remote:     opts.Remote,
-		log:        opts.Logger,
-		now:        opts.Now,
-		wake:       make(chan struct{}, 1),
-		sem:        make(chan struct{}, opts.Concurrency),
-		inflight:   map[string]*transfer{},
-		subs:       map[chan struct{}]struct{}{},
+		db:       db,
+		opts:     opts,
+		table:    `"` + strings.ReplaceAll(opts.Table, `"`, `""`) + `"`,
+		local:    opts.Local,
+		remote:   opts.Remote,
+		log:      opts.Logger,
+		now:      opts.Now,
+		wake:     make(chan struct{}, 1),
+		sem:      make(chan struct{}, opts.Concurrency),
+		inflight: map[string]*transfer{},
+		subs:     map[chan struct{}]struct{}{},
 	}
 	if q.log == nil {
 		q.log = slog.New(slog.DiscardHandler)

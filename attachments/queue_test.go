@@ -374,7 +374,6 @@ func TestRepairMissingFile(t *testing.T) {
 	}
 }
 
-
 func TestProgressAndClose(t *testing.T) {
 	release := make(chan struct{})
 	remote := &slowStorage{memStorage: newMemStorage(), release: release}
