@@ -109,7 +109,7 @@ func Table(name string) schema.Table {
 			schema.Integer("retry_at"),
 			schema.Text("last_error"),
 		},
-		Indexes: []schema.Index{{Name: "state", Columns: []schema.IndexedColumn{{Name: "state"}}}},
+		Indexes: []schema.Index{{Name: "state_retry", Columns: []schema.IndexedColumn{{Name: "state"}, {Name: "retry_at"}}}},
 	}
 }
 

@@ -256,39 +256,54 @@ func (q *Queue) evict(ctx context.Context) error {
 	return nil
 }
 
-// dispatch starts the due operations, as many as there are free workers.
+// dispatch starts the due operations, as many as there are free workers:
+// of each queued state, the rows due longest, in turn.
 func (q *Queue) dispatch(ctx context.Context) (time.Time, error) {
 	now := millis(q.now())
 	q.mu.Lock()
 	busy := len(q.inflight)
 	q.mu.Unlock()
 	free := q.opts.Concurrency - busy
-	states := "0, 1, 2"
+	states := []State{QueuedDelete, QueuedUpload, QueuedDownload}
 	if q.opts.NoDownload {
-		states = "0, 2"
+		states = states[:2]
 	}
-	if free > 0 {
-		due, err := q.list(ctx, `SELECT `+columns+` FROM `+q.table+` WHERE state IN (`+states+`) AND coalesce(retry_at, 0) <= ?
-			ORDER BY timestamp, id LIMIT ?`, now, free+busy)
+	var next time.Time
+	var due [][]Attachment
+	for _, st := range states {
+		if free > 0 {
+			// The index on (state, retry_at) makes this a range scan.
+			list, err := q.list(ctx, `SELECT `+columns+` FROM `+q.table+` WHERE state = ? AND retry_at <= ?
+				ORDER BY retry_at LIMIT ?`, int(st), now, free+busy)
+			if err != nil {
+				return time.Time{}, err
+			}
+			due = append(due, list)
+		}
+		var later sql.NullInt64
+		err := q.db.QueryRowContext(ctx, `SELECT min(retry_at) FROM `+q.table+` WHERE state = ? AND retry_at > ?`, int(st), now).Scan(&later)
 		if err != nil {
-			return time.Time{}, err
+			return time.Time{}, fmt.Errorf("attachments: %w", err)
 		}
-		for _, a := range due {
-			if free == 0 {
-				break
-			}
-			if !q.start(ctx, a) {
-				continue
-			}
-			free--
+		if t := fromMillis(later.Int64); !t.IsZero() && (next.IsZero() || t.Before(next)) {
+			next = t
 		}
 	}
-	var next sql.NullInt64
-	err := q.db.QueryRowContext(ctx, `SELECT min(retry_at) FROM `+q.table+` WHERE state IN (`+states+`) AND retry_at > ?`, now).Scan(&next)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("attachments: %w", err)
+	for i := 0; free > 0; i++ {
+		any := false
+		for _, list := range due {
+			if i < len(list) {
+				any = true
+				if free > 0 && q.start(ctx, list[i]) {
+					free--
+				}
+			}
+		}
+		if !any {
+			break
+		}
 	}
-	return fromMillis(next.Int64), nil
+	return next, nil
 }
 
 // start runs the operation of a in a worker unless one runs for its id.

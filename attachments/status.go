@@ -36,8 +36,8 @@ type Status struct {
 	Counts map[State]int
 	// Transfers are the operations under way, ordered by id.
 	Transfers []Transfer
-	// Failing is the number of queued attachments whose last attempt
-	// failed and that wait for a retry.
+	// Failing is the number of queued attachments that wait for a retry
+	// after a failed attempt.
 	Failing int
 }
 
@@ -62,23 +62,18 @@ func (q *Queue) Transfers() []Transfer {
 // Status returns the queue's state now.
 func (q *Queue) Status(ctx context.Context) (Status, error) {
 	st := Status{Counts: map[State]int{}}
-	rows, err := q.db.QueryContext(ctx, `SELECT coalesce(state, 0), count(*), sum(state IN (0, 1, 2) AND coalesce(attempts, 0) > 0)
-		FROM `+q.table+` GROUP BY 1`)
-	if err != nil {
-		return st, fmt.Errorf("attachments: status: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var s State
+	for state := QueuedUpload; state <= Archived; state++ {
 		var n, failing int
-		if err := rows.Scan(&s, &n, &failing); err != nil {
+		err := q.db.QueryRowContext(ctx, `SELECT count(*), coalesce(sum(retry_at > 0), 0) FROM `+q.table+` WHERE state = ?`, int(state)).Scan(&n, &failing)
+		if err != nil {
 			return st, fmt.Errorf("attachments: status: %w", err)
 		}
-		st.Counts[s] = n
-		st.Failing += failing
-	}
-	if err := rows.Err(); err != nil {
-		return st, fmt.Errorf("attachments: status: %w", err)
+		if n > 0 {
+			st.Counts[state] = n
+		}
+		if state <= QueuedDelete {
+			st.Failing += failing
+		}
 	}
 	st.Transfers = q.Transfers()
 	return st, nil
