@@ -224,5 +224,4 @@ func (s *Signer) Sign(ctx context.Context, op Op, a Attachment) (*SignedRequest,
 	return &sr, nil
 }
 
-
 var _ RemoteStorage = (*HTTPStorage)(nil)
