@@ -194,10 +194,12 @@ func waitPending(t testing.TB, q *attachments.Queue) {
 
 // A thousand attachments go up and down with at most Concurrency
 // transfers at once, and with a heap far smaller than the data moved.
+// Under the race detector (and -short) it moves 200; .ci/run also runs it
+// without the race detector at full size.
 func TestThousandAttachments(t *testing.T) {
 	n, size := 1000, int64(100_000)
-	if testing.Short() {
-		n = 100
+	if testing.Short() || raceEnabled {
+		n = 200
 	}
 	peak, remote := upAndDown(t, n, size, 4)
 	if p := remote.peak.Load(); p > 4 || p < 1 {

@@ -137,6 +137,7 @@ type Options struct {
 // attachments table. Its goroutines run from [Open] until [Queue.Close].
 type Queue struct {
 	db     *sql.DB
+	sq     *stmts // prepared statements on db
 	opts   Options
 	table  string // quoted table name for SQL
 	local  LocalStorage
@@ -189,6 +190,7 @@ func Open(ctx context.Context, db *sql.DB, opts Options) (*Queue, error) {
 	}
 	q := &Queue{
 		db:       db,
+		sq:       &stmts{db: db},
 		opts:     opts,
 		table:    `"` + strings.ReplaceAll(opts.Table, `"`, `""`) + `"`,
 		local:    opts.Local,
@@ -251,6 +253,7 @@ func (q *Queue) Close() error {
 	q.mu.Unlock()
 	q.cancel()
 	q.wg.Wait()
+	q.sq.close()
 	return nil
 }
 
@@ -425,7 +428,7 @@ func (q *Queue) Delete(ctx context.Context, id string, link func(*sql.Tx, Attach
 
 // Get returns the attachment of id, and whether there is one.
 func (q *Queue) Get(ctx context.Context, id string) (Attachment, bool, error) {
-	return q.get(ctx, q.db, id)
+	return q.get(ctx, q.sq, id)
 }
 
 type querier interface {
@@ -449,7 +452,7 @@ func (q *Queue) List(ctx context.Context) ([]Attachment, error) {
 }
 
 func (q *Queue) list(ctx context.Context, query string, args ...any) ([]Attachment, error) {
-	rows, err := q.db.QueryContext(ctx, query, args...)
+	rows, err := q.sq.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("attachments: list: %w", err)
 	}
@@ -525,7 +528,7 @@ func (q *Queue) RetryNow(ctx context.Context) error {
 	if q.isClosed() {
 		return ErrClosed
 	}
-	_, err := q.db.ExecContext(ctx, `UPDATE `+q.table+` SET retry_at = 0 WHERE state IN (0, 1, 2) AND retry_at > 0`)
+	_, err := q.sq.ExecContext(ctx, `UPDATE `+q.table+` SET retry_at = 0 WHERE state IN (0, 1, 2) AND retry_at > 0`)
 	if err != nil {
 		return fmt.Errorf("attachments: retry: %w", err)
 	}

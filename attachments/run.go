@@ -243,7 +243,7 @@ func (q *Queue) evict(ctx context.Context) error {
 			bytes += a.Size
 			continue
 		}
-		res, err := q.db.ExecContext(ctx, `DELETE FROM `+q.table+` WHERE id = ? AND state = 4`, a.ID)
+		res, err := q.sq.ExecContext(ctx, `DELETE FROM `+q.table+` WHERE id = ? AND state = 4`, a.ID)
 		if err != nil {
 			return fmt.Errorf("attachments: evict %s: %w", a.ID, err)
 		}
@@ -281,7 +281,7 @@ func (q *Queue) dispatch(ctx context.Context) (time.Time, error) {
 			due = append(due, list)
 		}
 		var later sql.NullInt64
-		err := q.db.QueryRowContext(ctx, `SELECT min(retry_at) FROM `+q.table+` WHERE state = ? AND retry_at > ?`, int(st), now).Scan(&later)
+		err := q.sq.QueryRowContext(ctx, `SELECT min(retry_at) FROM `+q.table+` WHERE state = ? AND retry_at > ?`, int(st), now).Scan(&later)
 		if err != nil {
 			return time.Time{}, fmt.Errorf("attachments: %w", err)
 		}
@@ -390,7 +390,7 @@ func (q *Queue) upload(ctx context.Context, t *transfer, a Attachment) error {
 	}
 	bctx, cancel := bookkeeping(ctx)
 	defer cancel()
-	_, err := q.db.ExecContext(bctx, `UPDATE `+q.table+` SET state = 3, has_synced = 1, attempts = 0, retry_at = 0,
+	_, err := q.sq.ExecContext(bctx, `UPDATE `+q.table+` SET state = 3, has_synced = 1, attempts = 0, retry_at = 0,
 		last_error = NULL, timestamp = ? WHERE id = ? AND state = 0 AND coalesce(content_hash, '') = ?`, millis(q.now()), a.ID, a.Hash)
 	if err != nil {
 		return fmt.Errorf("attachments: upload %s: %w", a.ID, err)
@@ -419,7 +419,7 @@ func (q *Queue) download(ctx context.Context, t *transfer, a Attachment) error {
 	}
 	bctx, cancel := bookkeeping(ctx)
 	defer cancel()
-	res, err := q.db.ExecContext(bctx, `UPDATE `+q.table+` SET local_uri = ?, size = ?, content_hash = ?, has_synced = 1,
+	res, err := q.sq.ExecContext(bctx, `UPDATE `+q.table+` SET local_uri = ?, size = ?, content_hash = ?, has_synced = 1,
 		attempts = 0, retry_at = 0, last_error = NULL, timestamp = ?, state = CASE state WHEN 1 THEN 3 ELSE state END
 		WHERE id = ? AND state IN (1, 4)`, key, cw.size, hex.EncodeToString(h.Sum(nil)), millis(q.now()), a.ID)
 	if err != nil {
@@ -443,7 +443,7 @@ func (q *Queue) delete(ctx context.Context, a Attachment) error {
 func (q *Queue) dropRow(ctx context.Context, a Attachment) error {
 	bctx, cancel := bookkeeping(ctx)
 	defer cancel()
-	res, err := q.db.ExecContext(bctx, `DELETE FROM `+q.table+` WHERE id = ? AND state = 2`, a.ID)
+	res, err := q.sq.ExecContext(bctx, `DELETE FROM `+q.table+` WHERE id = ? AND state = 2`, a.ID)
 	if err != nil {
 		return fmt.Errorf("attachments: delete %s: %w", a.ID, err)
 	}
@@ -475,11 +475,11 @@ func (q *Queue) fail(ctx context.Context, op Op, a Attachment, err error) {
 	case decision == GiveUp && op == OpDelete:
 		dberr = q.dropRow(ctx, a)
 	case decision == GiveUp:
-		_, dberr = q.db.ExecContext(bctx, `UPDATE `+q.table+` SET state = 4, attempts = attempts + 1, last_error = ?, timestamp = ?
+		_, dberr = q.sq.ExecContext(bctx, `UPDATE `+q.table+` SET state = 4, attempts = attempts + 1, last_error = ?, timestamp = ?
 			WHERE id = ? AND state = ?`, err.Error(), millis(q.now()), a.ID, int(a.State))
 	default:
 		retry := q.now().Add(q.backoff(a.Attempts + 1))
-		_, dberr = q.db.ExecContext(bctx, `UPDATE `+q.table+` SET attempts = coalesce(attempts, 0) + 1, retry_at = ?, last_error = ?
+		_, dberr = q.sq.ExecContext(bctx, `UPDATE `+q.table+` SET attempts = coalesce(attempts, 0) + 1, retry_at = ?, last_error = ?
 			WHERE id = ? AND state = ?`, millis(retry), err.Error(), a.ID, int(a.State))
 	}
 	if dberr != nil {

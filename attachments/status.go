@@ -64,7 +64,7 @@ func (q *Queue) Status(ctx context.Context) (Status, error) {
 	st := Status{Counts: map[State]int{}}
 	for state := QueuedUpload; state <= Archived; state++ {
 		var n, failing int
-		err := q.db.QueryRowContext(ctx, `SELECT count(*), coalesce(sum(retry_at > 0), 0) FROM `+q.table+` WHERE state = ?`, int(state)).Scan(&n, &failing)
+		err := q.sq.QueryRowContext(ctx, `SELECT count(*), coalesce(sum(retry_at > 0), 0) FROM `+q.table+` WHERE state = ?`, int(state)).Scan(&n, &failing)
 		if err != nil {
 			return st, fmt.Errorf("attachments: status: %w", err)
 		}

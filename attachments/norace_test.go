@@ -1,0 +1,5 @@
+//go:build !race
+
+package attachments_test
+
+const raceEnabled = false
