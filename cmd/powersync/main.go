@@ -57,6 +57,7 @@ func commands() []*command {
 		crudCommand(),
 		bucketsCommand(),
 		schemaCommand(),
+		attachmentsCommand(),
 		syncCommand(),
 		serveCommand(),
 		loadCommand(),
@@ -93,9 +94,9 @@ Examples:
 func (a *app) printMainUsage(w io.Writer) {
 	var b strings.Builder
 	for _, c := range commands() {
-		fmt.Fprintf(&b, "  %-8s %s\n", c.name, c.summary)
+		fmt.Fprintf(&b, "  %-12s %s\n", c.name, c.summary)
 	}
-	fmt.Fprintf(&b, "  %-8s %s\n", "version", "print the version of this program")
+	fmt.Fprintf(&b, "  %-12s %s\n", "version", "print the version of this program")
 	fmt.Fprintf(w, mainUsage, b.String())
 }
 

@@ -44,6 +44,9 @@ type statusReport struct {
 	// rejected them (see the crud command).
 	RejectedUploads int64        `json:"rejected_uploads"`
 	Streams         []streamInfo `json:"streams"`
+	// Attachments summarises the attachments table of package attachments,
+	// when the file has one.
+	Attachments *attachmentSummary `json:"attachments,omitempty"`
 }
 
 // downloadStatus summarises the buckets.
@@ -171,6 +174,13 @@ func (d *inspectDB) readStatus(ctx context.Context) (*statusReport, error) {
 		return nil, err
 	}
 	r.Streams = nonNil(r.Streams)
+	if d.tables["ps_data_local__attachments"] {
+		rows, err := d.readAttachments(ctx, "attachments")
+		if err != nil {
+			return nil, err
+		}
+		r.Attachments = summarize("attachments", rows)
+	}
 	return r, nil
 }
 
@@ -286,6 +296,9 @@ func printStatus(w io.Writer, r *statusReport, now time.Time) {
 			parts = append(parts, fmt.Sprintf("%s: %d", u.Type, u.Rows))
 		}
 		line("Untyped rows", "%d (%s): synced rows of types that are not synced tables in the schema", n, strings.Join(parts, ", "))
+	}
+	if r.Attachments != nil {
+		line("Attachments", "%s (see 'powersync attachments')", r.Attachments.headline())
 	}
 	if r.RowsToRecheck > 0 {
 		line("Rows to recheck", "%d: local writes or removals the next complete sync re-evaluates", r.RowsToRecheck)
