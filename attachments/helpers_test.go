@@ -151,7 +151,6 @@ type memStorage struct {
 
 	uploads, downloads, deletes atomic.Int64
 	running, peak               atomic.Int64
-	hashes                      bool // answer RemoteHash
 }
 
 func newMemStorage() *memStorage { return &memStorage{files: map[string][]byte{}} }
