@@ -16,6 +16,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/gopowersync/powersync/attachments"
 	"github.com/gopowersync/powersync/driver"
 	"github.com/gopowersync/powersync/examples/internal/todoschema"
 	"github.com/gopowersync/powersync/hooks"
@@ -34,6 +35,7 @@ type config struct {
 	once       bool          // run stdin's commands after the first sync, wait for the uploads, exit
 	archived   int           // embedded service: archived todos to seed
 	retryDelay time.Duration // before reconnecting or retrying an upload
+	photos     string        // photo storage (photos.go): a shared directory or a signing backend's URL; "" = no photos
 }
 
 // embedded reports whether the app runs its own in-process service.
@@ -46,6 +48,7 @@ type app struct {
 	svc    *service
 	syncer *pssync.Syncer
 	con    *console
+	photos *attachments.Queue // nil without -photos
 
 	mu    sync.Mutex      // guards local
 	local map[string]bool // ids written by commands; the live view skips their next change
@@ -79,7 +82,11 @@ func run(ctx context.Context, cfg config, in io.Reader, out, errOut io.Writer) e
 		defer os.RemoveAll(dir)
 		path = filepath.Join(dir, "todo.db")
 	}
-	c, err := driver.NewConnector(path, driver.WithSchema(todoschema.Schema()))
+	sch := todoschema.Schema()
+	if cfg.photos != "" {
+		sch = withPhotos(sch)
+	}
+	c, err := driver.NewConnector(path, driver.WithSchema(sch))
 	if err != nil {
 		return fmt.Errorf("open %s: %w", path, err)
 	}
@@ -97,6 +104,12 @@ func run(ctx context.Context, cfg config, in io.Reader, out, errOut io.Writer) e
 		return err
 	}
 	defer a.syncer.Close()
+	if cfg.photos != "" {
+		if a.photos, err = a.openPhotos(ctx); err != nil {
+			return err
+		}
+		defer a.photos.Close()
+	}
 	if !a.svc.uploads {
 		a.con.errorf("no -backend: local changes stay in the upload queue")
 	}
@@ -230,7 +243,11 @@ func (a *app) command(ctx context.Context, line string) (quit bool, err error) {
 	}
 	switch f[0] {
 	case "help", "?":
-		a.con.printf("%s", help)
+		if a.photos != nil {
+			a.con.printf("%s%s", help, photoHelp)
+		} else {
+			a.con.printf("%s", help)
+		}
 	case "quit", "exit", "q":
 		return true, nil
 	case "ls", "lists":
@@ -256,6 +273,13 @@ func (a *app) command(ctx context.Context, line string) (quit bool, err error) {
 		return false, a.wait(ctx)
 	case "server":
 		return false, a.server(ctx, f[1:], arg(3))
+	case "photo":
+		if len(f) < 3 {
+			return false, errors.New("usage: photo ID FILE")
+		}
+		return false, a.photo(ctx, f[1], arg(2))
+	case "photos":
+		return false, a.listPhotos(ctx)
 	default:
 		return false, fmt.Errorf("unknown command %q (try help)", f[0])
 	}
@@ -487,6 +511,9 @@ func (a *app) wait(ctx context.Context) error {
 		return err
 	}
 	a.con.printf("synced: local changes uploaded and synced back")
+	if a.photos != nil {
+		return a.waitPhotos(ctx)
+	}
 	return nil
 }
 

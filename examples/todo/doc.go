@@ -62,7 +62,24 @@
 //	-once                                         run stdin's commands after the first sync and exit
 //	-archived N                                   embedded service: archived todos to seed (default 1000)
 //	-retry-delay D                                wait D before reconnecting or retrying an upload (default 5s)
+//	-photos DIR|URL      TODO_PHOTOS              photo storage (see Photos; default: no photos)
+//
+// # Photos
+//
+// With -photos, todos get a photo_id column and photos sync beside them
+// (package attachments): "photo ID FILE" attaches a file to a todo, which
+// is stored at once and uploaded in the background; "photos" lists the
+// photos and their states. The other clients of the same data download a
+// photo when its todo arrives. The storage is a directory the clients
+// share (standing in for a bucket), or a backend URL whose
+// POST /api/attachments/sign signs the requests (attachments.Signer). The
+// service and the backend must sync and accept todos.photo_id: the
+// embedded service and pstest do. Two clients on one machine:
+//
+//	printf 'add Work picnic\nphoto picnic cat.jpg\n' | go run ./examples/todo -backend URL -db one.db -photos /tmp/bucket -once
+//	printf 'wait\nphotos\n' | go run ./examples/todo -backend URL -db two.db -photos /tmp/bucket -once
 //
 // "wait" and -once use Syncer.Flush: they return once every local change
-// is uploaded and a checkpoint that contains it has been applied.
+// is uploaded and a checkpoint that contains it has been applied, and,
+// with -photos, until no photo is queued.
 package main

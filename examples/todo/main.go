@@ -35,6 +35,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.user, "user", envOr("TODO_USER", demoUser), "user `id`")
 	fs.BoolVar(&c.once, "once", false, "run the commands of stdin after the first sync, wait for their upload, print and exit")
 	fs.IntVar(&c.archived, "archived", 1000, "embedded service: number of archived todos to seed")
+	fs.StringVar(&c.photos, "photos", os.Getenv("TODO_PHOTOS"), "photo storage: a `DIR` the clients share, or a backend URL that signs requests (default: no photos)")
 	fs.DurationVar(&c.retryDelay, "retry-delay", 0, "delay before reconnecting or retrying an upload (default 5s)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
