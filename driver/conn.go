@@ -198,11 +198,16 @@ func (c *conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, e
 	st := c.st
 	if opts.ReadOnly || st.readOnlyDB {
 		opts.ReadOnly = true
+		// Set before the BEGIN runs: the authorizer sees its BEGIN and
+		// would otherwise take the write lock for a manual transaction,
+		// which a read-only transaction's end (no commit or rollback hook
+		// for a transaction that wrote nothing) may never release.
+		st.readOnlyTx = true
 		tx, err := c.inner().BeginTx(ctx, opts)
 		if err != nil {
+			st.readOnlyTx = false
 			return nil, err
 		}
-		st.readOnlyTx = true
 		return &txw{tx: tx, c: c}, nil
 	}
 	took := st.lock == lockNone
