@@ -554,3 +554,80 @@ func (r ctxReader) Read(p []byte) (int, error) {
 	}
 	return r.r.Read(p)
 }
+
+// Refresh runs the Watch query now and brings the table in step with the
+// ids it yields, without waiting for the watch to notice a change: after a
+// sync applied rows that reference new attachments, their downloads are
+// queued when Refresh returns.
+func (q *Queue) Refresh(ctx context.Context) error {
+	if q.isClosed() {
+		return ErrClosed
+	}
+	if q.opts.Watch == "" {
+		return nil
+	}
+	ids, err := q.queryWatched(ctx)
+	if err != nil {
+		return err
+	}
+	if err := q.reconcile(ctx, ids); err != nil {
+		return fmt.Errorf("attachments: refresh: %w", err)
+	}
+	q.kick()
+	return nil
+}
+
+// queryWatched runs the Watch query once.
+func (q *Queue) queryWatched(ctx context.Context) (map[string]string, error) {
+	rows, err := q.db.QueryContext(ctx, q.opts.Watch, q.opts.WatchArgs...)
+	if err != nil {
+		return nil, fmt.Errorf("attachments: watch query: %w", err)
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, fmt.Errorf("attachments: watch query: %w", err)
+	}
+	vals := make([]any, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	ids := map[string]string{}
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, fmt.Errorf("attachments: watch query: %w", err)
+		}
+		id := text(vals[0])
+		if id == "" {
+			continue
+		}
+		name := ""
+		if len(vals) > 1 {
+			name = text(vals[1])
+		}
+		ids[id] = name
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("attachments: watch query: %w", err)
+	}
+	return ids, nil
+}
+
+// WaitIdle refreshes the queue (see Refresh) and waits until no attachment
+// is queued for upload, download or delete and no transfer runs, until ctx
+// ends. While the remote storage fails, that is until ctx ends.
+func (q *Queue) WaitIdle(ctx context.Context) error {
+	if err := q.Refresh(ctx); err != nil {
+		return err
+	}
+	for st, err := range q.WatchStatus(ctx) {
+		if err != nil {
+			return err
+		}
+		if st.Pending() == 0 && len(st.Transfers) == 0 {
+			return nil
+		}
+	}
+	return ctx.Err()
+}

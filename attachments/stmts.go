@@ -36,10 +36,9 @@ func (s *stmts) get(ctx context.Context, query string) *sql.Stmt {
 	return st
 }
 
+// ExecContext runs a write unprepared: the driver takes its write lock
+// per statement, and a cached write statement is not needed for speed.
 func (s *stmts) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	if st := s.get(ctx, query); st != nil {
-		return st.ExecContext(ctx, args...)
-	}
 	return s.db.ExecContext(ctx, query, args...)
 }
 

@@ -148,17 +148,10 @@ func (a *app) listPhotos(ctx context.Context) error {
 	return nil
 }
 
-// waitPhotos waits until no photo is queued.
+// waitPhotos waits until no photo is queued: uploads done, and the photos
+// of the todos synced so far downloaded.
 func (a *app) waitPhotos(ctx context.Context) error {
-	for st, err := range a.photos.WatchStatus(ctx) {
-		if err != nil {
-			return err
-		}
-		if st.Pending() == 0 {
-			break
-		}
-	}
-	if err := ctx.Err(); err != nil {
+	if err := a.photos.WaitIdle(ctx); err != nil {
 		return err
 	}
 	a.con.printf("photos: none queued")
