@@ -433,3 +433,29 @@ func (s *slowStorage) Upload(ctx context.Context, a attachments.Attachment, r io
 	}
 	return s.memStorage.Upload(ctx, a, io.MultiReader(bytes.NewReader(half), r))
 }
+
+// WaitIdle catches up with rows written just before it, without waiting
+// for the watch to notice them, and returns once their files are here.
+func TestWaitIdle(t *testing.T) {
+	remote := newMemStorage()
+	remote.files["p1"] = []byte("one")
+	remote.files["p2"] = []byte("two")
+	db := openDB(t, filepath.Join(t.TempDir(), "app.db"))
+	q := openQueue(t, db, fastOptions(remote))
+	if _, err := db.Exec(`INSERT INTO todos (id, photo_id) VALUES ('t1', 'p1'), ('t2', 'p2')`); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	if err := q.WaitIdle(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"p1", "p2"} {
+		if a, _, _ := q.Get(ctx, id); a.State != attachments.Synced {
+			t.Fatalf("%s after WaitIdle: %+v", id, a)
+		}
+	}
+	if string(readLocal(t, q, "p2")) != "two" {
+		t.Fatal("content differs")
+	}
+}
