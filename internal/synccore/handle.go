@@ -57,6 +57,10 @@ func (c *call) onCheckpoint(line *checkpointLine, diff bool) error {
 	for i := range line.buckets {
 		cp.buckets[line.buckets[i].bucket] = &line.buckets[i]
 	}
+	if len(cp.buckets) > maxBuckets {
+		// Only a diff gets here: the parser bounds a checkpoint's list.
+		return fmt.Errorf("%w: checkpoint_diff leads to a checkpoint of %d buckets, more than the client's limit of %d", ErrProtocol, len(cp.buckets), maxBuckets)
+	}
 	if !diff {
 		previous := it.localBuckets
 		if it.tracking {

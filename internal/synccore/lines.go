@@ -20,6 +20,27 @@ var ErrState = errors.New("powersync: invalid state")
 // ErrArgument marks an invalid argument to a control call.
 var ErrArgument = errors.New("powersync: invalid argument")
 
+// MaxCheckpointBuckets and MaxCheckpointStreams bound what one checkpoint
+// may hold: a checkpoint (after a checkpoint_diff, the checkpoint it leads
+// to) with more buckets, or a checkpoint line with more streams, is a
+// protocol error that ends the connection before anything of it is stored.
+// The PowerSync Service itself refuses more than 1,000 buckets per
+// connection by default (max_buckets_per_connection); the bounds leave
+// room for raised service limits while keeping a hostile service from
+// growing the client's memory and CPU without end. Every bucket and every
+// stream is kept in memory and costs work on each checkpoint.
+const (
+	MaxCheckpointBuckets = 100_000
+	MaxCheckpointStreams = 10_000
+)
+
+// maxBuckets and maxStreams are MaxCheckpointBuckets and
+// MaxCheckpointStreams, variables so that tests can use small checkpoints.
+var (
+	maxBuckets = MaxCheckpointBuckets
+	maxStreams = MaxCheckpointStreams
+)
+
 type lineKind uint8
 
 const (
@@ -217,6 +238,9 @@ func (s *scanner) checkpoint(diff bool) (*checkpointLine, error) {
 			}
 			haveBuckets = true
 			return s.array(func() error {
+				if len(cp.buckets) >= maxBuckets {
+					return s.errf("more than %d buckets in one checkpoint, the client's limit", maxBuckets)
+				}
 				b, err := s.bucketChecksum()
 				cp.buckets = append(cp.buckets, b)
 				return err
@@ -226,6 +250,9 @@ func (s *scanner) checkpoint(diff bool) (*checkpointLine, error) {
 				return s.skip()
 			}
 			return s.array(func() error {
+				if len(cp.removed) >= maxBuckets {
+					return s.errf("more than %d removed buckets in one checkpoint_diff, the client's limit", maxBuckets)
+				}
 				name, err := s.str()
 				cp.removed = append(cp.removed, name)
 				return err
@@ -235,6 +262,9 @@ func (s *scanner) checkpoint(diff bool) (*checkpointLine, error) {
 				return s.skip()
 			}
 			return s.array(func() error {
+				if len(cp.streams) >= maxStreams {
+					return s.errf("more than %d streams in one checkpoint, the client's limit", maxStreams)
+				}
 				d, err := s.streamDescription()
 				cp.streams = append(cp.streams, d)
 				return err
