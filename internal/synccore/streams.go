@@ -143,22 +143,27 @@ func (c *call) subscriptionRequest(includeDefaults bool) (subRequest, error) {
 }
 
 // resolveSubscriptions reconciles ps_stream_subscriptions with the streams of
-// a checkpoint (docs/sync.md, "Stream subscriptions").
+// a checkpoint (docs/sync.md, "Stream subscriptions"). Subscriptions are
+// found through maps by name, id and checkpoint stream, so the cost grows
+// with the number of streams, subscriptions and bucket references, not with
+// their product: the call holds the write lock.
 func (c *call) resolveSubscriptions(it *iteration, cp *checkpoint, streams []streamDescription) ([]trackedStream, error) {
 	subs, err := c.loadStreams()
 	if err != nil {
 		return nil, err
 	}
+	byName := make(map[string][]int, len(subs))
+	byID := make(map[int64]int, len(subs))
 	for i := range subs {
 		subs[i].active, subs[i].isDefault = false, false
+		byName[subs[i].name] = append(byName[subs[i].name], i)
+		byID[subs[i].id] = i
 	}
 	for k, s := range streams {
 		matched := false
-		for i := range subs {
-			if subs[i].name == s.name {
-				subs[i].active, subs[i].isDefault, subs[i].server = true, s.isDefault, k
-				matched = true
-			}
+		for _, i := range byName[s.name] {
+			subs[i].active, subs[i].isDefault, subs[i].server = true, s.isDefault, k
+			matched = true
 		}
 		for _, e := range s.errors {
 			if e.subscription < 0 {
@@ -169,14 +174,12 @@ func (c *call) resolveSubscriptions(it *iteration, cp *checkpoint, streams []str
 				continue
 			}
 			id := it.requested.ids[e.subscription]
-			for i := range subs {
-				if subs[i].id == id {
-					desc := "without parameters"
-					if subs[i].params != nil {
-						desc = "with parameters " + string(subs[i].params)
-					}
-					c.emit(LogLine{Severity: "WARNING", Line: fmt.Sprintf("Subscription to stream %s (%s) could not be resolved: %s", s.name, desc, e.message)})
+			if i, ok := byID[id]; ok {
+				desc := "without parameters"
+				if subs[i].params != nil {
+					desc = "with parameters " + string(subs[i].params)
 				}
+				c.emit(LogLine{Severity: "WARNING", Line: fmt.Sprintf("Subscription to stream %s (%s) could not be resolved: %s", s.name, desc, e.message)})
 			}
 		}
 		if !matched && s.isDefault {
@@ -186,6 +189,8 @@ func (c *call) resolveSubscriptions(it *iteration, cp *checkpoint, streams []str
 				return nil, pserr.Errorf("powersync: create default subscription: %w", err)
 			}
 			ns.server = k
+			byName[ns.name] = append(byName[ns.name], len(subs))
+			byID[ns.id] = len(subs)
 			subs = append(subs, ns)
 		}
 	}
@@ -203,23 +208,35 @@ func (c *call) resolveSubscriptions(it *iteration, cp *checkpoint, streams []str
 		}
 		out = append(out, s)
 	}
+	// The tracked streams a bucket's reasons point at: {"default": k} at
+	// the subscriptions without a TTL that checkpoint stream k resolved,
+	// {"sub": i} at the subscription of request index i. Within each list
+	// the streams keep their order in out.
+	byServer := make(map[int][]int)
+	outByID := make(map[int64][]int, len(out))
+	for i := range out {
+		if out[i].ttl == nil && out[i].server >= 0 {
+			byServer[out[i].server] = append(byServer[out[i].server], i)
+		}
+		outByID[out[i].id] = append(outByID[out[i].id], i)
+	}
 	for _, name := range cp.sortedNames() {
 		b := cp.buckets[name]
 		for _, r := range b.subscriptions {
-			for i := range out {
-				s := &out[i]
-				var match bool
-				if r.isDefault {
-					match = s.server == int(r.index) && s.ttl == nil
-				} else {
-					match = r.index >= 0 && int(r.index) < len(it.requested.ids) && it.requested.ids[r.index] == s.id
+			var matches []int
+			if r.isDefault {
+				if r.index >= 0 && r.index < int64(len(streams)) {
+					matches = byServer[int(r.index)]
 				}
-				if match {
-					s.buckets = append(s.buckets, name)
-					if s.priority == nil || *s.priority < b.priority {
-						p := b.priority
-						s.priority = &p
-					}
+			} else if r.index >= 0 && r.index < int64(len(it.requested.ids)) {
+				matches = outByID[it.requested.ids[r.index]]
+			}
+			for _, i := range matches {
+				s := &out[i]
+				s.buckets = append(s.buckets, name)
+				if s.priority == nil || *s.priority < b.priority {
+					p := b.priority
+					s.priority = &p
 				}
 			}
 		}
