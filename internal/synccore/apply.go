@@ -4,7 +4,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/gopowersync/powersync/internal/pserr"
@@ -139,20 +138,20 @@ func (c *call) syncLocal(cp *checkpoint, priority int32) (syncResult, error) {
 	}
 	// 4. streams
 	it := c.e.it
-	var synced []int64
+	synced := make(map[int64]struct{})
 	for _, s := range it.streams {
 		if priority < 0 || (s.priority != nil && *s.priority <= priority) {
 			if _, err := c.exec("UPDATE ps_stream_subscriptions SET last_synced_at = ? WHERE id = ?", c.now, s.id); err != nil {
 				return syncResult{}, err
 			}
-			synced = append(synced, s.id)
+			synced[s.id] = struct{}{}
 		}
 	}
 	if len(synced) > 0 {
 		now := c.now
 		c.then(func(it *iteration) {
 			for i := range it.streams {
-				if slices.Contains(synced, it.streams[i].id) {
+				if _, ok := synced[it.streams[i].id]; ok {
 					it.streams[i].lastSyncedAt = &now
 				}
 			}

@@ -183,7 +183,7 @@ func (c *call) resolveSubscriptions(it *iteration, cp *checkpoint, streams []str
 			}
 		}
 		if !matched && s.isDefault {
-			row := c.tx.QueryRowContext(c.ctx, "INSERT INTO ps_stream_subscriptions (stream_name, active, is_default) VALUES (?, TRUE, TRUE) RETURNING "+streamColumns, s.name)
+			row := c.queryRow("INSERT INTO ps_stream_subscriptions (stream_name, active, is_default) VALUES (?, TRUE, TRUE) RETURNING "+streamColumns, s.name)
 			ns, err := scanStream(row)
 			if err != nil {
 				return nil, pserr.Errorf("powersync: create default subscription: %w", err)
