@@ -59,7 +59,8 @@
 // [Syncer.Status] returns a snapshot: connected, connecting, downloading
 // (with progress per priority), uploading, last sync time, whether a sync
 // ever completed, per-priority and per-stream state, and the last upload and
-// download errors. [Syncer.Statuses] yields every change, and
+// download errors. [Syncer.Statuses] yields the changes (the latest always,
+// intermediate ones dropped for a consumer that falls behind), and
 // [Syncer.WaitForStatus], [Syncer.WaitForFirstSync] and
 // [Syncer.WaitForFirstSyncPriority] wait for a condition.
 //

@@ -3,14 +3,23 @@ package sync
 import (
 	"context"
 	"iter"
+	"slices"
 	gosync "sync"
 
 	"github.com/gopowersync/powersync/internal/synccore"
 )
 
-// statusQueueLen is how many undelivered changes a slow Statuses consumer
-// may fall behind before the oldest are dropped (the latest is always kept).
-const statusQueueLen = 64
+// statusQueueLen and statusQueueStreams bound what waits for a slow
+// Statuses consumer: at most statusQueueLen statuses, holding at most
+// statusQueueStreams stream statuses between them, except that the newest
+// is always kept. When a change would exceed either bound, it replaces the
+// newest waiting status (the changes in between are dropped). A stalled
+// consumer so holds at most about two statuses' worth of memory once
+// statuses are large (many streams), not statusQueueLen of them.
+const (
+	statusQueueLen     = 64
+	statusQueueStreams = 4096
+)
 
 // statusBus holds the current status and delivers changes to subscribers.
 type statusBus struct {
@@ -24,9 +33,36 @@ type statusBus struct {
 }
 
 type statusSub struct {
-	mu     gosync.Mutex // guards queue
-	queue  []Status
-	notify chan struct{} // cap 1
+	mu      gosync.Mutex // guards queue and streams
+	queue   []Status
+	streams int           // stream statuses in queue
+	notify  chan struct{} // cap 1
+}
+
+// push queues st, coalescing the tail of the queue into st while the queue
+// is over its bounds (see statusQueueLen).
+func (s *statusSub) push(st Status) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.queue = append(s.queue, st)
+	s.streams += len(st.Streams)
+	for n := len(s.queue); n > 1 && (n > statusQueueLen || s.streams > statusQueueStreams); n = len(s.queue) {
+		s.streams -= len(s.queue[n-2].Streams)
+		s.queue = slices.Delete(s.queue, n-2, n-1)
+	}
+}
+
+// pop takes the oldest queued status.
+func (s *statusSub) pop() (Status, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.queue) == 0 {
+		return Status{}, false
+	}
+	st := s.queue[0]
+	s.streams -= len(st.Streams)
+	s.queue = slices.Delete(s.queue, 0, 1)
+	return st, true
 }
 
 func newStatusBus() *statusBus {
@@ -49,12 +85,7 @@ func (b *statusBus) update(f func(core *synccore.CoreStatus, sdk *sdkStatus)) {
 	close(b.changed)
 	b.changed = make(chan struct{})
 	for s := range b.subs {
-		s.mu.Lock()
-		s.queue = append(s.queue, next)
-		if len(s.queue) > statusQueueLen {
-			s.queue = s.queue[len(s.queue)-statusQueueLen:]
-		}
-		s.mu.Unlock()
+		s.push(next)
 		select {
 		case s.notify <- struct{}{}:
 		default:
@@ -87,8 +118,8 @@ func (b *statusBus) close() {
 	}
 }
 
-// all yields the current status, then every change until ctx ends or the
-// bus is closed.
+// all yields the current status, then the changes queued for it (see
+// statusQueueLen) until ctx ends or the bus is closed.
 func (b *statusBus) all(ctx context.Context) iter.Seq[Status] {
 	return func(yield func(Status) bool) {
 		sub := &statusSub{notify: make(chan struct{}, 1)}
@@ -106,20 +137,27 @@ func (b *statusBus) all(ctx context.Context) iter.Seq[Status] {
 		if ctx.Err() != nil || !yield(first) || closed {
 			return
 		}
+		last := first
 		for {
 			select {
 			case <-ctx.Done():
 				return
 			case <-sub.notify:
 			}
-			sub.mu.Lock()
-			q := sub.queue
-			sub.queue = nil
-			sub.mu.Unlock()
-			for _, st := range q {
+			// One at a time, so that a consumer that stalls in yield holds
+			// one status besides the queue.
+			for {
+				st, ok := sub.pop()
+				if !ok {
+					break
+				}
+				if equalStatus(st, last) {
+					continue // coalescing came back to what was yielded
+				}
 				if ctx.Err() != nil || !yield(st) {
 					return
 				}
+				last = st
 			}
 			b.mu.Lock()
 			closed := b.closed

@@ -351,10 +351,17 @@ func (s *Syncer) Status() Status {
 	return st
 }
 
-// Statuses yields the current status and then every change, until ctx ends
-// or the syncer is closed. A consumer that falls far behind misses the
-// oldest intermediate changes, never the latest one; the syncer never waits
-// for a consumer.
+// Statuses yields the current status and then each change, in order, until
+// ctx ends or the syncer is closed. The syncer never waits for a consumer:
+// the changes a consumer has not taken yet wait in a small queue of at most
+// 64 statuses, fewer when statuses are large (those waiting hold at most
+// 4,096 stream statuses between them, but the newest always waits). A
+// change that finds the queue full replaces the newest waiting status, so a
+// consumer that falls behind misses intermediate changes but always gets
+// the latest status, and one that stops reading makes the syncer keep no
+// more than those: with many streams, the newest status besides the one
+// the consumer stopped at. Two statuses yielded one after the other always
+// differ.
 func (s *Syncer) Statuses(ctx context.Context) iter.Seq[Status] { return s.bus.all(ctx) }
 
 // WaitForStatus waits until pred is true for the current status and returns
