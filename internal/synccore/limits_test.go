@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
+	"unsafe"
 )
 
 func bucketList(prefix string, n int) string {
@@ -112,5 +114,43 @@ func TestCheckpointLimits(t *testing.T) {
 				t.Errorf("%d synced rows after the rejected line, want 1", n)
 			}
 		})
+	}
+}
+
+// TestDataLineMemory checks that a data line of many small operations
+// allocates about the operations' size once: the operations are not copied
+// while their slice grows, and storing MOVE operations sizes nothing by
+// the number of operations.
+func TestDataLineMemory(t *testing.T) {
+	ctx := t.Context()
+	db := openTestDB(t, filepath.Join(t.TempDir(), "db"), "testdata/lines/schema_todos.json")
+	e := New(db, Options{})
+	if _, err := e.Start(ctx, StartRequest{IncludeDefaults: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.LineText(ctx, []byte(`{"checkpoint":{"last_op_id":"99999999","buckets":[{"bucket":"b","checksum":0}]}}`)); err != nil {
+		t.Fatal(err)
+	}
+	const n = 50_000
+	var b strings.Builder
+	b.WriteString(`{"data":{"bucket":"b","data":[`)
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"op_id":"%d","op":"MOVE","checksum":0}`, i+1)
+	}
+	b.WriteString(`]}}`)
+	line := []byte(b.String())
+	opsSize := uint64(n * unsafe.Sizeof(oplogEntry{}))
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	if _, err := e.LineText(ctx, line); err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&after)
+	if got := after.TotalAlloc - before.TotalAlloc; got > opsSize+opsSize/4 {
+		t.Errorf("a data line of %d MOVE operations allocated %d KiB, want at most %d KiB (%d KiB for the operations)",
+			n, got>>10, (opsSize+opsSize/4)>>10, opsSize>>10)
 	}
 }

@@ -1,6 +1,7 @@
 package synccore
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -405,6 +406,9 @@ func (s *scanner) dataLine() (*dataLine, error) {
 			return err
 		case "data":
 			haveData = true
+			if d.ops == nil {
+				d.ops = make([]oplogEntry, 0, estimateOps(s.b[s.i:]))
+			}
 			return s.array(func() error {
 				op, err := s.oplogEntry()
 				d.ops = append(d.ops, op)
@@ -417,6 +421,22 @@ func (s *scanner) dataLine() (*dataLine, error) {
 		err = s.errf("data line needs `bucket` and `data`")
 	}
 	return d, err
+}
+
+// minOpSize is the length of the shortest operation a data line can hold,
+// with its separating comma: {"op_id":"1","op":"MOVE","checksum":0},
+const minOpSize = 39
+
+// estimateOps is the capacity for the operations of a data line whose
+// rest is b: the number of "op_id" keys in it, but no more than b could
+// hold. Sized up front, the operations cost their size once instead of
+// the copies append makes while the slice grows (for a line of 765,000
+// MOVE operations, 73 MB instead of 300 MB allocated, with two copies
+// alive at the end). A key inside a JSON string is escaped (\"op_id\") and
+// does not count; one a service adds elsewhere costs no more than a line
+// of that size made of real operations.
+func estimateOps(b []byte) int {
+	return min(bytes.Count(b, []byte(`"op_id"`)), len(b)/minOpSize+1)
 }
 
 func (s *scanner) oplogEntry() (oplogEntry, error) {

@@ -90,15 +90,30 @@ func (c *call) insertOperations(d *dataLine, size int) error {
 	}
 	filter := c.keyFilter(d.bucket, bucketID, hasRows)
 	var add, opsum uint32
-	puts := make([]pendingPut, 0, len(d.ops))
-	pendingByKey := make(map[string]int, len(d.ops))
 	var updated []rowRef
 
 	ops := d.ops
-	keys := make([]string, len(ops)) // of PUT and REMOVE ops; "" when an op has none
+	// Sized for the PUT and REMOVE ops: a line of MOVE ops needs none of
+	// this.
+	nPuts, nKeyed := 0, 0
 	for i := range ops {
-		if ops[i].op == opPut || ops[i].op == opRemove {
-			keys[i], _ = opKey(&ops[i])
+		switch ops[i].op {
+		case opPut:
+			nPuts++
+			nKeyed++
+		case opRemove:
+			nKeyed++
+		}
+	}
+	puts := make([]pendingPut, 0, nPuts)
+	pendingByKey := make(map[string]int, nPuts)
+	var keys []string // of PUT and REMOVE ops, by op; "" when an op has none; nil when no op has one
+	if nKeyed > 0 {
+		keys = make([]string, len(ops))
+		for i := range ops {
+			if ops[i].op == opPut || ops[i].op == opRemove {
+				keys[i], _ = opKey(&ops[i])
+			}
 		}
 	}
 	for start := 0; start < len(ops); {
@@ -108,7 +123,7 @@ func (c *call) insertOperations(d *dataLine, size int) error {
 		}
 		// Rows of earlier lines superseded by this run of ops.
 		var dbHashes map[string][]int32
-		if hasRows && end > start {
+		if hasRows && end > start && keys != nil {
 			lookup := keys[start:end]
 			if filter != nil {
 				lookup = filter.present(lookup)
