@@ -87,14 +87,20 @@ func (it *iteration) coreStatus() CoreStatus {
 		st.PriorityStatus = []PriorityStatus{}
 	}
 	if it.downloading {
-		d := &DownloadProgress{Buckets: map[string]BucketProgress{}}
+		// Summed by priority first: a status is built after every line,
+		// and a key string per bucket made that cost most of a line's
+		// time in a large checkpoint.
+		byPrio := map[int32]BucketProgress{}
 		for _, p := range it.progress {
-			k := "prio_" + strconv.Itoa(int(p.priority))
-			e := d.Buckets[k]
+			e := byPrio[p.priority]
 			e.Priority = p.priority
 			e.SinceLast += p.sinceLast
 			e.TargetCount += p.target - p.atLast
-			d.Buckets[k] = e
+			byPrio[p.priority] = e
+		}
+		d := &DownloadProgress{Buckets: make(map[string]BucketProgress, len(byPrio))}
+		for prio, e := range byPrio {
+			d.Buckets["prio_"+strconv.Itoa(int(prio))] = e
 		}
 		st.Downloading = d
 	}

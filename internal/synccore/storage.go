@@ -403,8 +403,12 @@ func (c *call) deleteBuckets(names []string) error {
 // persisted counters (docs/status.md, "Download progress").
 func (c *call) loadProgress(cp *checkpoint) (map[string]*progressEntry, error) {
 	p := make(map[string]*progressEntry, len(cp.buckets))
+	entries := make([]progressEntry, len(cp.buckets)) // one allocation, not one per bucket
+	i := 0
 	for name, b := range cp.buckets {
-		e := &progressEntry{priority: b.priority}
+		e := &entries[i]
+		i++
+		e.priority = b.priority
 		if b.hasCount {
 			e.target = b.count
 		}

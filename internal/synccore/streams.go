@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	"github.com/gopowersync/powersync/internal/pserr"
 )
@@ -220,7 +221,19 @@ func (c *call) resolveSubscriptions(it *iteration, cp *checkpoint, streams []str
 		}
 		outByID[out[i].id] = append(outByID[out[i].id], i)
 	}
-	for _, name := range cp.sortedNames() {
+	// Buckets in name order, but only those with reasons: sorting every
+	// bucket name of a large checkpoint on each diff cost more than the
+	// rest of this.
+	var named []string
+	if len(out) > 0 {
+		for name, b := range cp.buckets {
+			if len(b.subscriptions) > 0 {
+				named = append(named, name)
+			}
+		}
+		slices.Sort(named)
+	}
+	for _, name := range named {
 		b := cp.buckets[name]
 		for _, r := range b.subscriptions {
 			var matches []int
