@@ -26,7 +26,7 @@ var ErrArgument = errors.New("powersync: invalid argument")
 // to) with more buckets, or a checkpoint line with more streams, is a
 // protocol error that ends the connection before anything of it is stored.
 // The PowerSync Service itself refuses more than 1,000 buckets per
-// connection by default (max_buckets_per_connection); the bounds leave
+// user by default (PSYNC_S2305 beyond it); the bounds leave
 // room for raised service limits while keeping a hostile service from
 // growing the client's memory and CPU without end. Every bucket and every
 // stream is kept in memory and costs work on each checkpoint.
