@@ -464,6 +464,9 @@ func (r *bsonReader) checkpoint(t byte, off, limit int, diff bool) (*checkpointL
 			}
 			haveBuckets = true
 			return r.array(t, val, end, func(t byte, val, end int) (int, error) {
+				if len(cp.buckets) >= maxBuckets {
+					return 0, r.errf(val, "more than %d buckets in one checkpoint, the client's limit", maxBuckets)
+				}
 				b, next, err := r.bucketChecksum(t, val, end)
 				cp.buckets = append(cp.buckets, b)
 				return next, err
@@ -473,6 +476,9 @@ func (r *bsonReader) checkpoint(t byte, off, limit int, diff bool) (*checkpointL
 				break
 			}
 			return r.array(t, val, end, func(t byte, val, end int) (int, error) {
+				if len(cp.removed) >= maxBuckets {
+					return 0, r.errf(val, "more than %d removed buckets in one checkpoint_diff, the client's limit", maxBuckets)
+				}
 				name, next, err := r.str(t, val, end)
 				cp.removed = append(cp.removed, name)
 				return next, err
@@ -483,6 +489,9 @@ func (r *bsonReader) checkpoint(t byte, off, limit int, diff bool) (*checkpointL
 			}
 			// (null is an error here, as in a text line and in the core.)
 			return r.array(t, val, end, func(t byte, val, end int) (int, error) {
+				if len(cp.streams) >= maxStreams {
+					return 0, r.errf(val, "more than %d streams in one checkpoint, the client's limit", maxStreams)
+				}
 				d, next, err := r.streamDescription(t, val, end)
 				cp.streams = append(cp.streams, d)
 				return next, err
@@ -624,6 +633,11 @@ func (r *bsonReader) dataLine(t byte, off, limit int) (*dataLine, int, error) {
 			return val, err
 		case "data":
 			haveData = true
+			if d.ops == nil && t == bsonArray {
+				// As in a text line (see estimateOps): the key op_id is
+				// "op_id\x00" in BSON.
+				d.ops = make([]oplogEntry, 0, min(bytes.Count(r.b[val:end], []byte("op_id\x00")), (end-val)/minOpSize+1))
+			}
 			return r.array(t, val, end, func(t byte, val, end int) (int, error) {
 				d.ops = append(d.ops, oplogEntry{})
 				return r.oplogEntry(&d.ops[len(d.ops)-1], t, val, end)

@@ -58,8 +58,12 @@ func (c *call) onCheckpoint(line *checkpointLine, diff bool) error {
 		cp.buckets[line.buckets[i].bucket] = &line.buckets[i]
 	}
 	if len(cp.buckets) > maxBuckets {
-		// Only a diff gets here: the parser bounds a checkpoint's list.
-		return fmt.Errorf("%w: checkpoint_diff leads to a checkpoint of %d buckets, more than the client's limit of %d", ErrProtocol, len(cp.buckets), maxBuckets)
+		// (The parsers already refuse a checkpoint line listing more.)
+		what := "checkpoint has"
+		if diff {
+			what = "checkpoint_diff leads to a checkpoint of"
+		}
+		return fmt.Errorf("%w: %s %d buckets, more than the client's limit of %d", ErrProtocol, what, len(cp.buckets), maxBuckets)
 	}
 	if !diff {
 		previous := it.localBuckets

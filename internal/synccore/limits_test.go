@@ -91,29 +91,48 @@ func TestCheckpointLimits(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e, rows := limitEngine(t)
-			var err error
-			for _, l := range tt.lines {
-				if _, err = e.LineText(t.Context(), []byte(l)); err != nil {
-					break
+			for _, binary := range []bool{false, true} {
+				e, rows := limitEngine(t)
+				var err error
+				for _, l := range tt.lines {
+					if binary {
+						doc, ok := jsonToBSON([]byte(l))
+						if !ok {
+							t.Fatalf("cannot convert %s", l)
+						}
+						_, err = e.LineBinary(t.Context(), doc)
+					} else {
+						_, err = e.LineText(t.Context(), []byte(l))
+					}
+					if err != nil {
+						break
+					}
 				}
-			}
-			if tt.ok {
-				if err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			if !errors.Is(err, ErrProtocol) || !strings.Contains(err.Error(), tt.text) {
-				t.Fatalf("error %v, want a protocol error with %q", err, tt.text)
-			}
-			if _, err := e.LineText(t.Context(), []byte(`{"checkpoint_complete":{"last_op_id":"1"}}`)); !errors.Is(err, ErrState) {
-				t.Errorf("after the rejected line: %v, want no iteration", err)
-			}
-			if n := rows(); n != 1 {
-				t.Errorf("%d synced rows after the rejected line, want 1", n)
+				checkLimitResult(t, e, rows, err, tt.ok, tt.text, binary)
 			}
 		})
+	}
+}
+
+// checkLimitResult checks the outcome of the lines of a limit case: err is
+// nil where ok, otherwise a protocol error with text after which the
+// iteration is gone and the synced row is still there.
+func checkLimitResult(t *testing.T, e *Engine, rows func() int, err error, ok bool, text string, binary bool) {
+	t.Helper()
+	if ok {
+		if err != nil {
+			t.Fatalf("binary %v: %v", binary, err)
+		}
+		return
+	}
+	if !errors.Is(err, ErrProtocol) || !strings.Contains(err.Error(), text) {
+		t.Fatalf("binary %v: error %v, want a protocol error with %q", binary, err, text)
+	}
+	if _, err := e.LineText(t.Context(), []byte(`{"checkpoint_complete":{"last_op_id":"1"}}`)); !errors.Is(err, ErrState) {
+		t.Errorf("binary %v: after the rejected line: %v, want no iteration", binary, err)
+	}
+	if n := rows(); n != 1 {
+		t.Errorf("binary %v: %d synced rows after the rejected line, want 1", binary, n)
 	}
 }
 
@@ -142,15 +161,31 @@ func TestDataLineMemory(t *testing.T) {
 	}
 	b.WriteString(`]}}`)
 	line := []byte(b.String())
-	opsSize := uint64(n * unsafe.Sizeof(oplogEntry{}))
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	if _, err := e.LineText(ctx, line); err != nil {
-		t.Fatal(err)
+	doc, ok := jsonToBSON(line)
+	if !ok {
+		t.Fatal("cannot convert the line to BSON")
 	}
-	runtime.ReadMemStats(&after)
-	if got := after.TotalAlloc - before.TotalAlloc; got > opsSize+opsSize/4 {
-		t.Errorf("a data line of %d MOVE operations allocated %d KiB, want at most %d KiB (%d KiB for the operations)",
-			n, got>>10, (opsSize+opsSize/4)>>10, opsSize>>10)
+	opsSize := uint64(n * unsafe.Sizeof(oplogEntry{}))
+	for _, binary := range []bool{false, true} {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		var err error
+		if binary {
+			_, err = e.LineBinary(ctx, doc)
+		} else {
+			_, err = e.LineText(ctx, line)
+		}
+		runtime.ReadMemStats(&after)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := after.TotalAlloc - before.TotalAlloc; got > opsSize+opsSize/4 {
+			t.Errorf("binary %v: a data line of %d MOVE operations allocated %d KiB, want at most %d KiB (%d KiB for the operations)",
+				binary, n, got>>10, (opsSize+opsSize/4)>>10, opsSize>>10)
+		}
+		line = []byte(strings.Replace(string(line), `"bucket":"b"`, `"bucket":"b2"`, 1)) // a fresh bucket: op ids start again
+		if doc, ok = jsonToBSON(line); !ok {
+			t.Fatal("cannot convert the line to BSON")
+		}
 	}
 }
