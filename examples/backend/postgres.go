@@ -7,7 +7,8 @@ import (
 )
 
 // createTables creates the server tables of the todo-list demo (the
-// tables of the PowerSync demo backends), if missing. Ids are UUIDs and
+// tables of the PowerSync demo backends, and todos.photo_id for the todo
+// example's photos), if missing. Ids are UUIDs and
 // times timestamps: the PowerSync Service sends them to clients as text.
 const createTables = `
 CREATE TABLE IF NOT EXISTS lists (
@@ -26,6 +27,7 @@ CREATE TABLE IF NOT EXISTS todos (
   completed_by uuid,
   list_id uuid NOT NULL REFERENCES lists (id) ON DELETE CASCADE
 );
+ALTER TABLE todos ADD COLUMN IF NOT EXISTS photo_id text;
 `
 
 // initTables creates the tables if they do not exist.

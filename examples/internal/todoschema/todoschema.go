@@ -42,3 +42,23 @@ func Schema() *schema.Schema {
 		},
 	)
 }
+
+// PhotoID is the column of todos that references a photo (an attachment
+// id, see package attachments) in the todo example's -photos mode.
+const PhotoID = "photo_id"
+
+// WithPhotos returns Schema with the TEXT column todos.photo_id: the
+// schema of the todo example with -photos, and the columns the backend
+// accepts in uploads. The attachments table (local-only) is the client's
+// own addition.
+func WithPhotos() *schema.Schema {
+	s := Schema()
+	tables := make([]schema.Table, 0, len(s.Tables))
+	for _, t := range s.Tables {
+		if t.Name == Todos {
+			t.Columns = append(append([]schema.Column{}, t.Columns...), schema.Text(PhotoID))
+		}
+		tables = append(tables, t)
+	}
+	return schema.New(tables...)
+}
