@@ -135,7 +135,7 @@ func collect(t *testing.T, rows *sql.Rows, out *strings.Builder) {
 // rows in Postgres after each.
 func TestApplyBatch(t *testing.T) {
 	db, _ := postgres(t)
-	h := handler(NewBackend(db, todoschema.Schema(), nil), nil, "")
+	h := handler(NewBackend(db, todoschema.Schema(), nil), nil, "", nil)
 	steps := []struct {
 		name  string
 		batch string
@@ -197,7 +197,7 @@ func TestApplyBatch(t *testing.T) {
 // nothing, even the entries before the bad one.
 func TestRejections(t *testing.T) {
 	db, _ := postgres(t)
-	h := handler(NewBackend(db, todoschema.Schema(), nil), nil, "")
+	h := handler(NewBackend(db, todoschema.Schema(), nil), nil, "", nil)
 	if code, body := post(t, h, `{"batch": [{"op_id": 1, "op": "PUT", "type": "lists", "id": "`+list1+`", "data": {"name": "a", "owner_id": "`+user1+`"}}]}`); code != http.StatusOK {
 		t.Fatalf("setup: %d %s", code, body)
 	}
@@ -250,7 +250,7 @@ func TestTemporaryFailure(t *testing.T) {
 		t.Fatal(err)
 	}
 	db.Close() // as if Postgres were gone
-	h := handler(NewBackend(db, todoschema.Schema(), nil), nil, "")
+	h := handler(NewBackend(db, todoschema.Schema(), nil), nil, "", nil)
 	code, body := post(t, h, `{"batch": [{"op_id": 1, "op": "DELETE", "type": "todos", "id": "`+todo1+`"}]}`)
 	if code != http.StatusInternalServerError {
 		t.Errorf("status %d, want 500 (%s)", code, body)
@@ -261,7 +261,7 @@ func TestTemporaryFailure(t *testing.T) {
 func TestAuth(t *testing.T) {
 	db, _ := postgres(t)
 	auth := &Auth{Secret: []byte("secret"), KeyID: "k", Audience: "powersync-dev", TTL: time.Hour}
-	h := handler(NewBackend(db, todoschema.Schema(), nil), auth, "http://ps.example")
+	h := handler(NewBackend(db, todoschema.Schema(), nil), auth, "http://ps.example", nil)
 	req := httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/api/auth/token?user_id="+user1, nil)
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
@@ -308,7 +308,7 @@ func TestAuth(t *testing.T) {
 // Postgres, and a change Postgres refuses is set aside on the client.
 func TestHTTPConnector(t *testing.T) {
 	pg, _ := postgres(t)
-	srv := httptest.NewServer(handler(NewBackend(pg, todoschema.Schema(), nil), nil, ""))
+	srv := httptest.NewServer(handler(NewBackend(pg, todoschema.Schema(), nil), nil, "", nil))
 	defer srv.Close()
 	ctx := t.Context()
 

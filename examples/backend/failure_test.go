@@ -105,7 +105,7 @@ func TestDatabaseFailures(t *testing.T) {
 			for _, a := range tc.attempts {
 				expectAttempt(mock, a)
 			}
-			h := handler(NewBackend(db, todoschema.Schema(), nil), nil, "")
+			h := handler(NewBackend(db, todoschema.Schema(), nil), nil, "", nil)
 			code, body := post(t, h, twoChanges)
 			if code != tc.status {
 				t.Errorf("status %d, want %d (%s)", code, tc.status, body)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
 	"errors"
 	"flag"
@@ -23,6 +24,10 @@ import (
 type config struct {
 	listen, postgres, secret, kid, audience, powersyncURL string
 	init                                                  bool
+
+	filesDir, filesKey, publicURL string
+	filesMax                      int64
+	filesTTL                      time.Duration
 }
 
 // envOr returns the environment variable key, or def when it is empty.
@@ -43,6 +48,11 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&c.kid, "jwt-kid", envOr("POWERSYNC_JWT_KID", "powersync-dev"), "key `id` of the secret in the service's client_auth")
 	fs.StringVar(&c.audience, "audience", envOr("POWERSYNC_AUDIENCE", "powersync-dev"), "token `audience` the service expects")
 	fs.StringVar(&c.powersyncURL, "powersync-url", os.Getenv("POWERSYNC_URL"), "PowerSync Service `URL` returned with tokens")
+	fs.StringVar(&c.filesDir, "attachments-dir", os.Getenv("ATTACHMENTS_DIR"), "serve attachment files from `directory` through signed URLs (env ATTACHMENTS_DIR)")
+	fs.StringVar(&c.filesKey, "attachments-key", os.Getenv("ATTACHMENTS_KEY"), "HMAC `key` of the signed URLs (env ATTACHMENTS_KEY; default a random key per run)")
+	fs.Int64Var(&c.filesMax, "attachments-max", 32<<20, "largest attachment accepted, in `bytes`")
+	fs.DurationVar(&c.filesTTL, "attachments-ttl", 15*time.Minute, "how long a signed URL is `valid`")
+	fs.StringVar(&c.publicURL, "public-url", os.Getenv("BACKEND_PUBLIC_URL"), "`URL` the signed URLs start with (default from the request's Host)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -53,7 +63,9 @@ func parseFlags(args []string) (config, error) {
 }
 
 // handler returns the backend's routes.
-func handler(b *Backend, auth *Auth, powersyncURL string) http.Handler {
+// files, if not nil, serves attachments; its signing endpoint takes the
+// same tokens as uploads.
+func handler(b *Backend, auth *Auth, powersyncURL string, files *Files) http.Handler {
 	mux := http.NewServeMux()
 	upload := b.ServeUpload
 	if auth != nil {
@@ -61,7 +73,32 @@ func handler(b *Backend, auth *Auth, powersyncURL string) http.Handler {
 		mux.HandleFunc("GET /api/auth/token", auth.ServeToken(powersyncURL))
 	}
 	mux.HandleFunc("POST /api/data", upload)
+	if files != nil {
+		sign := files.ServeSign
+		if auth != nil {
+			sign = auth.Require(sign)
+		}
+		files.routes(mux, sign)
+	}
 	return mux
+}
+
+// newFiles returns the attachment storage the flags ask for, or nil.
+func newFiles(c config) (*Files, error) {
+	if c.filesDir == "" {
+		return nil, nil
+	}
+	key := []byte(c.filesKey)
+	if len(key) == 0 {
+		key = make([]byte, 32)
+		if _, err := rand.Read(key); err != nil {
+			return nil, err
+		}
+	}
+	if err := os.MkdirAll(c.filesDir, 0o755); err != nil {
+		return nil, fmt.Errorf("attachments: %w", err)
+	}
+	return &Files{Dir: c.filesDir, Key: key, TTL: c.filesTTL, MaxSize: c.filesMax, BaseURL: c.publicURL}, nil
 }
 
 // serve runs the backend on l until ctx ends.
@@ -88,8 +125,15 @@ func serve(ctx context.Context, l net.Listener, c config, log *slog.Logger) erro
 	} else {
 		log.Warn("no -jwt-secret: uploads are not authenticated (development only)")
 	}
+	files, err := newFiles(c)
+	if err != nil {
+		return err
+	}
+	if files != nil {
+		log.Info("serving attachments", "dir", files.Dir, "max_bytes", files.MaxSize)
+	}
 	srv := &http.Server{
-		Handler:           handler(NewBackend(db, todoschema.Schema(), log), auth, c.powersyncURL),
+		Handler:           handler(NewBackend(db, todoschema.WithPhotos(), log), auth, c.powersyncURL, files),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	done := make(chan error, 1)

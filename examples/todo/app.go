@@ -84,7 +84,7 @@ func run(ctx context.Context, cfg config, in io.Reader, out, errOut io.Writer) e
 	}
 	sch := todoschema.Schema()
 	if cfg.photos != "" {
-		sch = withPhotos(sch)
+		sch = photoSchema()
 	}
 	c, err := driver.NewConnector(path, driver.WithSchema(sch))
 	if err != nil {

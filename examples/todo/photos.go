@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/gopowersync/powersync/attachments"
+	"github.com/gopowersync/powersync/examples/internal/todoschema"
 	"github.com/gopowersync/powersync/schema"
 )
 
@@ -33,25 +35,19 @@ const photoHelp = `
   photo ID FILE          attach FILE to a todo (uploaded in the background)
   photos                 the photos and their states`
 
-// withPhotos returns the schema with todos.photo_id and the attachments
-// table.
-func withPhotos(s *schema.Schema) *schema.Schema {
-	tables := make([]schema.Table, 0, len(s.Tables)+1)
-	for _, t := range s.Tables {
-		if t.Name == "todos" {
-			t.Columns = append(append([]schema.Column{}, t.Columns...), schema.Text("photo_id"))
-		}
-		tables = append(tables, t)
-	}
-	return schema.New(append(tables, attachments.Table(""))...)
+// photoSchema returns the todo schema with todos.photo_id
+// (todoschema.WithPhotos) and the attachments table.
+func photoSchema() *schema.Schema {
+	return schema.New(append(todoschema.WithPhotos().Tables, attachments.Table(""))...)
 }
 
 // photoStorage is the remote storage -photos names: a backend URL
-// (http:// or https://) whose POST /api/attachments/sign signs requests,
-// or a directory.
-func photoStorage(where string) attachments.RemoteStorage {
+// (http:// or https://) whose POST /api/attachments/sign signs requests
+// (examples/backend with -attachments-dir), sent with the app's token by
+// authorize, or a directory.
+func photoStorage(where string, authorize func(context.Context, *http.Request) error) attachments.RemoteStorage {
 	if strings.HasPrefix(where, "http://") || strings.HasPrefix(where, "https://") {
-		signer := &attachments.Signer{URL: strings.TrimRight(where, "/") + "/api/attachments/sign"}
+		signer := &attachments.Signer{URL: strings.TrimRight(where, "/") + "/api/attachments/sign", Authorize: authorize}
 		return &attachments.HTTPStorage{Sign: signer.Sign}
 	}
 	return dirStorage{dir: where}
@@ -60,7 +56,7 @@ func photoStorage(where string) attachments.RemoteStorage {
 // openPhotos starts the attachments queue of a.db.
 func (a *app) openPhotos(ctx context.Context) (*attachments.Queue, error) {
 	return attachments.Open(ctx, a.db, attachments.Options{
-		Remote:        photoStorage(a.cfg.photos),
+		Remote:        photoStorage(a.cfg.photos, a.svc.authorize),
 		Watch:         `SELECT photo_id FROM todos WHERE photo_id IS NOT NULL`,
 		RetryDelay:    time.Second,
 		MaxRetryDelay: 30 * time.Second,

@@ -31,6 +31,9 @@ type service struct {
 	where string
 	// uploads is false when local changes have nowhere to go.
 	uploads bool
+	// authorize adds the app's token to a request to the backend (nil
+	// for the embedded service).
+	authorize func(ctx context.Context, req *http.Request) error
 }
 
 // close stops the embedded service, if any.
@@ -117,17 +120,18 @@ func connectRemote(c config) (*service, error) {
 		return s, nil
 	}
 	s.uploads = true
+	s.authorize = func(ctx context.Context, req *http.Request) error {
+		c, err := creds.current(ctx)
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Authorization", "Token "+c.Token)
+		return nil
+	}
 	s.connector = &pssync.HTTPConnector{
 		Credentials: creds.fetch,
 		UploadURL:   backend + "/api/data",
-		Authorize: func(ctx context.Context, req *http.Request) error {
-			c, err := creds.current(ctx)
-			if err != nil {
-				return err
-			}
-			req.Header.Set("Authorization", "Token "+c.Token)
-			return nil
-		},
+		Authorize:   s.authorize,
 	}
 	return s, nil
 }
