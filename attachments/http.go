@@ -7,7 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
+	"path"
+	"strings"
 )
 
 // HTTPStorage is a [RemoteStorage] for files behind URLs that the app's
@@ -15,6 +18,10 @@ import (
 // Blob Storage, or the backend's own file endpoints. The device holds no
 // storage credentials; it asks Sign for one request per operation and
 // sends it with net/http, streaming the file in the body.
+//
+// A download reports the response's media type and file name
+// (Content-Type, Content-Disposition) to the Queue, which records them for
+// an attachment that lacks them (see [FileInfoWriter]).
 //
 // A response outside 2xx fails with an [*HTTPError]; 404 on a download
 // wraps [ErrNotFound] (the file may not be uploaded yet: the download is
@@ -129,6 +136,9 @@ func (s *HTTPStorage) Download(ctx context.Context, a Attachment, w io.Writer) e
 		return err
 	}
 	defer resp.Body.Close()
+	if fw, ok := w.(FileInfoWriter); ok {
+		fw.SetFileInfo(responseFileInfo(resp.Header))
+	}
 	n, err := io.Copy(w, resp.Body)
 	if err != nil {
 		return fmt.Errorf("attachments: download %s: %w", a.ID, err)
@@ -137,6 +147,21 @@ func (s *HTTPStorage) Download(ctx context.Context, a Attachment, w io.Writer) e
 		return fmt.Errorf("attachments: download %s: %d of %d bytes", a.ID, n, resp.ContentLength)
 	}
 	return nil
+}
+
+// responseFileInfo returns the media type of a download's Content-Type
+// (none for application/octet-stream, which says nothing) and the file
+// name of its Content-Disposition, reduced to its base name.
+func responseFileInfo(h http.Header) (mediaType, filename string) {
+	if mt, params, err := mime.ParseMediaType(h.Get("Content-Type")); err == nil && mt != "application/octet-stream" {
+		mediaType = mime.FormatMediaType(mt, params)
+	}
+	if _, params, err := mime.ParseMediaType(h.Get("Content-Disposition")); err == nil {
+		if name := path.Base(strings.ReplaceAll(params["filename"], `\`, "/")); name != "." && name != "/" && name != ".." {
+			filename = name
+		}
+	}
+	return mediaType, filename
 }
 
 // Delete implements [RemoteStorage].

@@ -28,10 +28,11 @@ type signingBackend struct {
 	mu     sync.Mutex // guards files
 	files  map[string][]byte
 	types  map[string]string
+	names  map[string]string // file names given when signing uploads
 }
 
 func newSigningBackend(t *testing.T) *signingBackend {
-	b := &signingBackend{secret: []byte("s3cret"), files: map[string][]byte{}, types: map[string]string{}}
+	b := &signingBackend{secret: []byte("s3cret"), files: map[string][]byte{}, types: map[string]string{}, names: map[string]string{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /sign", b.sign)
 	mux.HandleFunc("/files/{id}", b.file)
@@ -51,10 +52,15 @@ func (b *signingBackend) sign(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "who are you", http.StatusUnauthorized)
 		return
 	}
-	var req struct{ Op, ID string }
+	var req struct{ Op, ID, Filename string }
 	if err := json.NewDecoder(r.Body).Decode(&req); err != nil || req.ID == "" {
 		http.Error(w, "bad request", http.StatusBadRequest)
 		return
+	}
+	if req.Op == "upload" {
+		b.mu.Lock()
+		b.names[req.ID] = req.Filename
+		b.mu.Unlock()
 	}
 	method := map[string]string{"upload": "PUT", "download": "GET", "delete": "DELETE"}[req.Op]
 	json.NewEncoder(w).Encode(attachments.SignedRequest{
@@ -83,6 +89,13 @@ func (b *signingBackend) file(w http.ResponseWriter, r *http.Request) {
 		if !ok {
 			http.NotFound(w, r)
 			return
+		}
+		w.Header().Set("Content-Type", b.types[id])
+		if b.types[id] == "" {
+			w.Header().Set("Content-Type", "application/octet-stream")
+		}
+		if name := b.names[id]; name != "" {
+			w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
 		}
 		w.Write(data)
 	case "DELETE":
@@ -160,5 +173,47 @@ func TestQueueOverHTTPStorage(t *testing.T) {
 	waitState(t, qd, a.ID, attachments.Synced)
 	if !bytes.Equal(readLocal(t, qd, a.ID), content) {
 		t.Fatal("content differs")
+	}
+}
+
+// TestDownloadRecordsMediaType: a client that downloads an attachment it
+// knows only by id records the media type and file name the response
+// reports; application/octet-stream records nothing, and a value the row
+// already has is kept.
+func TestDownloadRecordsMediaType(t *testing.T) {
+	b := newSigningBackend(t)
+	opts := fastOptions(b.storage())
+	up := openDB(t, filepath.Join(t.TempDir(), "app.db"))
+	down := openDB(t, filepath.Join(t.TempDir(), "app.db"))
+	qu := openQueue(t, up, opts)
+	qd := openQueue(t, down, opts)
+	ctx := t.Context()
+	png, err := qu.Save(ctx, strings.NewReader("not really a png"), attachments.File{Filename: "dot.png", MediaType: "image/png"}, linkTodo("t1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := qu.Save(ctx, strings.NewReader("some bytes"), attachments.File{Filename: "blob"}, linkTodo("t2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, qu, png.ID, attachments.Synced)
+	waitState(t, qu, raw.ID, attachments.Synced)
+	if _, err := down.Exec(`INSERT INTO todos (id, photo_id) VALUES ('t1', ?), ('t2', ?)`, png.ID, raw.ID); err != nil {
+		t.Fatal(err)
+	}
+	got := waitState(t, qd, png.ID, attachments.Synced)
+	if got.MediaType != "image/png" || got.Filename != "dot.png" {
+		t.Errorf("downloaded attachment: media type %q, file name %q; want image/png, dot.png", got.MediaType, got.Filename)
+	}
+	if string(readLocal(t, qd, png.ID)) != "not really a png" {
+		t.Error("content differs")
+	}
+	got = waitState(t, qd, raw.ID, attachments.Synced)
+	if got.MediaType != "" || got.Filename != "blob" {
+		t.Errorf("octet-stream attachment: media type %q, file name %q; want none, blob", got.MediaType, got.Filename)
+	}
+	// The uploader's own row keeps what it had.
+	if mine, _, _ := qu.Get(ctx, png.ID); mine.MediaType != "image/png" || mine.Filename != "dot.png" {
+		t.Errorf("uploader's row: %+v", mine)
 	}
 }

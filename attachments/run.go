@@ -419,9 +419,14 @@ func (q *Queue) download(ctx context.Context, t *transfer, a Attachment) error {
 	}
 	bctx, cancel := bookkeeping(ctx)
 	defer cancel()
+	// A media type or file name the storage reported fills in what the
+	// row lacks (a downloaded attachment's file name is its id).
 	res, err := q.sq.ExecContext(bctx, `UPDATE `+q.table+` SET local_uri = ?, size = ?, content_hash = ?, has_synced = 1,
-		attempts = 0, retry_at = 0, last_error = NULL, timestamp = ?, state = CASE state WHEN 1 THEN 3 ELSE state END
-		WHERE id = ? AND state IN (1, 4)`, key, cw.size, hex.EncodeToString(h.Sum(nil)), millis(q.now()), a.ID)
+		attempts = 0, retry_at = 0, last_error = NULL, timestamp = ?, state = CASE state WHEN 1 THEN 3 ELSE state END,
+		media_type = CASE WHEN coalesce(media_type, '') = '' AND ? != '' THEN ? ELSE media_type END,
+		filename = CASE WHEN coalesce(filename, '') IN ('', id) AND ? != '' THEN ? ELSE filename END
+		WHERE id = ? AND state IN (1, 4)`, key, cw.size, hex.EncodeToString(h.Sum(nil)), millis(q.now()),
+		cw.mediaType, cw.mediaType, cw.filename, cw.filename, a.ID)
 	if err != nil {
 		q.local.Remove(bctx, key)
 		return fmt.Errorf("attachments: download %s: %w", a.ID, err)
@@ -520,6 +525,13 @@ type countingWriter struct {
 	size   int64
 	n      interface{ Add(int64) int64 }
 	notify func()
+
+	mediaType, filename string // reported by the storage
+}
+
+// SetFileInfo implements [FileInfoWriter].
+func (c *countingWriter) SetFileInfo(mediaType, filename string) {
+	c.mediaType, c.filename = mediaType, filename
 }
 
 func (c *countingWriter) Write(p []byte) (int, error) {

@@ -37,6 +37,20 @@ type RemoteStorage interface {
 	Delete(ctx context.Context, a Attachment) error
 }
 
+// FileInfoWriter is implemented by the writer a [Queue] passes to
+// [RemoteStorage.Download]. A storage that learns the file's media type or
+// name while downloading it ([HTTPStorage] from the response's
+// Content-Type and Content-Disposition headers) reports them, and the
+// Queue records them for an attachment it knew only by id: a file
+// downloaded because a synced row references it gets its media type.
+// Values the attachment already has are kept.
+type FileInfoWriter interface {
+	io.Writer
+	// SetFileInfo reports the file's media type and name; either may be
+	// empty when not known.
+	SetFileInfo(mediaType, filename string)
+}
+
 // HashStorage is a [RemoteStorage] that can tell the content hash of a
 // stored file. When a Queue's remote storage implements it, an upload whose
 // file is already stored with the same content (the hex SHA-256 in
