@@ -47,6 +47,8 @@ type clientOpts struct {
 	opts     []pssync.Option
 	// defaults leaves every option at its default but the logger.
 	defaults bool
+	// schema is the client schema; nil means clientSchema().
+	schema *schema.Schema
 }
 
 // client is one app instance: a local database and its syncer.
@@ -64,7 +66,11 @@ func newClient(t testing.TB, o clientOpts) *client {
 	if o.user == "" {
 		o.user = uuid.NewString()
 	}
-	c, err := driver.NewConnector(filepath.Join(t.TempDir(), "app.db"), driver.WithSchema(clientSchema()))
+	sch := o.schema
+	if sch == nil {
+		sch = clientSchema()
+	}
+	c, err := driver.NewConnector(filepath.Join(t.TempDir(), "app.db"), driver.WithSchema(sch))
 	if err != nil {
 		t.Fatal(err)
 	}

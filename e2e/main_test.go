@@ -117,7 +117,8 @@ func startService(sh string) (*service, error) {
 }
 
 // startBackend builds examples/backend and runs it against the app
-// database, accepting the same tokens as the service. The backend is in the
+// database, accepting the same tokens as the service and serving
+// attachment files from the service directory. The backend is in the
 // examples module (../examples, with its own go.mod), so it is built there.
 func (s *service) startBackend() error {
 	bin := filepath.Join(s.dir, "backend")
@@ -137,7 +138,8 @@ func (s *service) startBackend() error {
 		return err
 	}
 	s.backend = exec.Command(bin, "-listen", addr, "-postgres", s.pgURL,
-		"-jwt-secret", string(s.secret), "-jwt-kid", s.kid, "-audience", s.aud)
+		"-jwt-secret", string(s.secret), "-jwt-kid", s.kid, "-audience", s.aud,
+		"-attachments-dir", filepath.Join(s.dir, "attachments"))
 	s.backend.Stdout, s.backend.Stderr = logf, logf
 	if err := s.backend.Start(); err != nil {
 		return err

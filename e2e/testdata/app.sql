@@ -1,5 +1,6 @@
 -- The Postgres side of the end-to-end tests: the lists/todos tables of the
--- PowerSync demos (which examples/backend writes to), a table with one
+-- PowerSync demos (which examples/backend writes to; todos.photo_id is the
+-- todo example's photo attachment), a table with one
 -- column of each type the tests check, and an audit of every row change so
 -- a test can count how often an upload was applied.
 CREATE TABLE lists (
@@ -16,7 +17,8 @@ CREATE TABLE todos (
   completed boolean NOT NULL DEFAULT false,
   created_by uuid,
   completed_by uuid,
-  list_id uuid NOT NULL REFERENCES lists(id) ON DELETE CASCADE
+  list_id uuid NOT NULL REFERENCES lists(id) ON DELETE CASCADE,
+  photo_id text
 );
 CREATE TABLE typed (
   id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
