@@ -399,4 +399,18 @@ func TestParseFlags(t *testing.T) {
 	if err != nil || c.postgres != "postgres://x" || c.listen != "127.0.0.1:7000" || c.secret != "s" {
 		t.Errorf("parseFlags = %+v, %v", c, err)
 	}
+	// The service's client_auth has the secret in base64url.
+	t.Setenv("POWERSYNC_JWT_SECRET_B64URL", "")
+	if c, err := parseFlags([]string{"-jwt-secret-b64url", "AP9zZWNyZXQ"}); err != nil || c.secret != "\x00\xffsecret" {
+		t.Errorf("parseFlags -jwt-secret-b64url = %q, %v", c.secret, err)
+	}
+	if _, err := parseFlags([]string{"-jwt-secret-b64url", "not base64!"}); err == nil {
+		t.Error("parseFlags accepted a -jwt-secret-b64url that is not base64url")
+	}
+	if _, err := parseFlags([]string{"-jwt-secret", "s", "-jwt-secret-b64url", "cw"}); err == nil {
+		t.Error("parseFlags accepted both -jwt-secret and -jwt-secret-b64url")
+	}
+	if c, err := parseFlags([]string{"-attachments-dir", "/tmp/x"}); err != nil || c.filesDir != "/tmp/x" || c.filesMax != 32<<20 || c.filesTTL != 15*time.Minute {
+		t.Errorf("parseFlags -attachments-dir = %+v, %v", c, err)
+	}
 }

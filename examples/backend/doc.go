@@ -1,7 +1,8 @@
 // Command backend is the application backend of the todo example: it
 // receives the upload batches of PowerSync clients and applies them to
 // Postgres, the database the PowerSync Service replicates from, as the
-// PowerSync demo backends do.
+// PowerSync demo backends do, and can store the todos' photos behind
+// signed URLs.
 //
 //	go run ./backend -postgres postgres://user:pass@localhost/app -init
 //	go run ./todo -endpoint https://…powersync… -backend http://127.0.0.1:6060
@@ -57,6 +58,25 @@
 // github.com/golang-jwt/jwt/v5; see Auth). Without -jwt-secret there is no
 // authentication at all: for local development only.
 //
+// # Attachments
+//
+// With -attachments-dir, the backend also stores the files of
+// attachments (package attachments; the todo example's -photos URL mode)
+// in that directory. POST /api/attachments/sign takes what
+// attachments.Signer posts, {"op": "upload", "id": "…", "filename": "…",
+// "media_type": "…", "size": N}, with the same token as uploads, and
+// answers {"method": "PUT", "url": "…", "headers": {…}}: a URL under
+// /api/attachments/files/ID valid for -attachments-ttl, for that method
+// and id only, signed with HMAC-SHA256 (-attachments-key, or a random key
+// per run). The file endpoints need no token but that signature: 403 for
+// a missing, altered or expired one, 400 for an id that is not a safe
+// file name (letters, digits, '-', '_'), 413 for a body over
+// -attachments-max (also when sizes are signed). A PUT is streamed to a
+// temporary file and renamed into place, with the media type and file
+// name of the sign request beside it; a GET streams the file with them
+// (Content-Type, Content-Disposition), which attachments.HTTPStorage
+// records on the downloading client; a DELETE removes it. See Files.
+//
 // # Flags and environment
 //
 //	-listen ADDR        BACKEND_LISTEN         default 127.0.0.1:6060
@@ -65,5 +85,11 @@
 //	-jwt-secret S       POWERSYNC_JWT_SECRET   HS256 secret shared with the service
 //	-jwt-kid K          POWERSYNC_JWT_KID      key id (default powersync-dev)
 //	-audience A         POWERSYNC_AUDIENCE     token audience (default powersync-dev)
+//	-jwt-secret-b64url S  POWERSYNC_JWT_SECRET_B64URL  the same secret in base64url
 //	-powersync-url URL  POWERSYNC_URL          returned with tokens
+//	-attachments-dir D  ATTACHMENTS_DIR        serve attachment files from D
+//	-attachments-key K  ATTACHMENTS_KEY        HMAC key of the signed URLs
+//	-attachments-max N                         largest file (default 32 MiB)
+//	-attachments-ttl T                         signed URL lifetime (default 15m)
+//	-public-url URL     BACKEND_PUBLIC_URL     start of the signed URLs
 package main

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
+	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -45,6 +47,7 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&c.postgres, "postgres", os.Getenv("DATABASE_URL"), "Postgres connection `URL` (env DATABASE_URL)")
 	fs.BoolVar(&c.init, "init", false, "create the tables if they are missing")
 	fs.StringVar(&c.secret, "jwt-secret", os.Getenv("POWERSYNC_JWT_SECRET"), "HS256 `secret` shared with the PowerSync Service (env POWERSYNC_JWT_SECRET)")
+	secret64 := fs.String("jwt-secret-b64url", os.Getenv("POWERSYNC_JWT_SECRET_B64URL"), "the HS256 `secret` in base64url, as the service's client_auth \"k\" has it (env POWERSYNC_JWT_SECRET_B64URL)")
 	fs.StringVar(&c.kid, "jwt-kid", envOr("POWERSYNC_JWT_KID", "powersync-dev"), "key `id` of the secret in the service's client_auth")
 	fs.StringVar(&c.audience, "audience", envOr("POWERSYNC_AUDIENCE", "powersync-dev"), "token `audience` the service expects")
 	fs.StringVar(&c.powersyncURL, "powersync-url", os.Getenv("POWERSYNC_URL"), "PowerSync Service `URL` returned with tokens")
@@ -58,6 +61,16 @@ func parseFlags(args []string) (config, error) {
 	}
 	if c.postgres == "" {
 		return c, errors.New("-postgres (or DATABASE_URL) is required")
+	}
+	if *secret64 != "" {
+		if c.secret != "" {
+			return c, errors.New("give -jwt-secret or -jwt-secret-b64url, not both")
+		}
+		b, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(*secret64, "="))
+		if err != nil {
+			return c, fmt.Errorf("-jwt-secret-b64url: %w", err)
+		}
+		c.secret = string(b)
 	}
 	return c, nil
 }
