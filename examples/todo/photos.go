@@ -28,7 +28,9 @@ import (
 //	                arrive: queued_download, then synced)
 //
 // The service and the backend must sync and accept todos.photo_id; the
-// embedded service and pstest do.
+// embedded service and pstest do, and so do examples/backend (which, with
+// -attachments-dir, is also the URL storage) and the e2e tests' Postgres
+// tables and sync config.
 
 // photoHelp is added to the command summary when photos are on.
 const photoHelp = `
