@@ -72,9 +72,11 @@
 // photos and their states. The other clients of the same data download a
 // photo when its todo arrives. The storage is a directory the clients
 // share (standing in for a bucket), or a backend URL whose
-// POST /api/attachments/sign signs the requests (attachments.Signer). The
+// POST /api/attachments/sign signs the requests (attachments.Signer, sent
+// with the app's token): examples/backend with -attachments-dir. The
 // service and the backend must sync and accept todos.photo_id: the
-// embedded service and pstest do. Two clients on one machine:
+// embedded service, pstest and examples/backend do (examples/README.md
+// shows the round against ps-service.sh). Two clients on one machine:
 //
 //	printf 'add Work picnic\nphoto picnic cat.jpg\n' | go run ./examples/todo -backend URL -db one.db -photos /tmp/bucket -once
 //	printf 'wait\nphotos\n' | go run ./examples/todo -backend URL -db two.db -photos /tmp/bucket -once
