@@ -151,6 +151,11 @@ type Queue struct {
 	wake   chan struct{}   // capacity 1: something to do
 	sem    chan struct{}   // capacity Concurrency: running workers
 
+	// syncMu makes each "query the watched ids, then bring the table in
+	// step" one step, so that a set read earlier is never applied after
+	// one read later (which would archive ids referenced meanwhile).
+	syncMu sync.Mutex
+
 	mu         sync.Mutex // guards the fields below
 	closed     bool
 	watched    map[string]string // referenced id -> file name, from Watch
@@ -566,15 +571,23 @@ func (q *Queue) Refresh(ctx context.Context) error {
 	if q.opts.Watch == "" {
 		return nil
 	}
-	ids, err := q.queryWatched(ctx)
-	if err != nil {
-		return err
-	}
-	if err := q.reconcile(ctx, ids); err != nil {
+	if err := q.syncWatched(ctx); err != nil {
 		return fmt.Errorf("attachments: refresh: %w", err)
 	}
 	q.kick()
 	return nil
+}
+
+// syncWatched runs the Watch query and brings the table in step with the
+// ids it yields, as one step (see syncMu).
+func (q *Queue) syncWatched(ctx context.Context) error {
+	q.syncMu.Lock()
+	defer q.syncMu.Unlock()
+	ids, err := q.queryWatched(ctx)
+	if err != nil {
+		return err
+	}
+	return q.reconcile(ctx, ids)
 }
 
 // queryWatched runs the Watch query once.

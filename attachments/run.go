@@ -158,7 +158,10 @@ func (q *Queue) pass(ctx context.Context, full bool) (time.Time, error) {
 	doReconcile := watched != nil && (full || ver != q.reconciled)
 	q.mu.Unlock()
 	if doReconcile {
-		if err := q.reconcile(ctx, watched); err != nil {
+		// The watch's set only says that something changed: the ids are
+		// read again here, so that a set older than one a Refresh applied
+		// meanwhile is never applied after it.
+		if err := q.syncWatched(ctx); err != nil {
 			return time.Time{}, err
 		}
 		q.mu.Lock()
