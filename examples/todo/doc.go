@@ -78,8 +78,8 @@
 // embedded service, pstest and examples/backend do (examples/README.md
 // shows the round against ps-service.sh). Two clients on one machine:
 //
-//	printf 'add Work picnic\nphoto picnic cat.jpg\n' | go run ./examples/todo -backend URL -db one.db -photos /tmp/bucket -once
-//	printf 'wait\nphotos\n' | go run ./examples/todo -backend URL -db two.db -photos /tmp/bucket -once
+//	printf 'add Work picnic\nphoto picnic cat.jpg\n' | go run ./todo -backend URL -db one.db -photos /tmp/bucket -once
+//	printf 'wait\nphotos\n' | go run ./todo -backend URL -db two.db -photos /tmp/bucket -once
 //
 // "wait" and -once use Syncer.Flush: they return once every local change
 // is uploaded and a checkpoint that contains it has been applied, and,
