@@ -445,6 +445,9 @@ type loadReport struct {
 	MarkersComplete int `json:"markers_complete"`
 	// MarkersOpen had not reached every expected client at the end.
 	MarkersOpen int `json:"markers_open"`
+	// MarkersUnmeasured had no other client to reach: written while the
+	// others were disconnected (a storm), or all of their clients left.
+	MarkersUnmeasured int `json:"markers_unmeasured,omitempty"`
 
 	Reconnects int64            `json:"reconnects"` // reconnections the clients made on their own
 	Errors     map[string]int64 `json:"errors"`
@@ -479,7 +482,11 @@ func (r *loadReport) writeText(w io.Writer) {
 		r.ClientsStarted, r.ConnectedPeak, r.ConnectedAtEnd, r.NotSynced)
 	fmt.Fprintf(w, "  initial sync   %s\n", r.InitialSync)
 	if r.MarkersWritten > 0 {
-		fmt.Fprintf(w, "  markers        %d written, %d reached every client, %d did not by the end\n", r.MarkersWritten, r.MarkersComplete, r.MarkersOpen)
+		fmt.Fprintf(w, "  markers        %d written, %d reached every client, %d did not by the end", r.MarkersWritten, r.MarkersComplete, r.MarkersOpen)
+		if r.MarkersUnmeasured > 0 {
+			fmt.Fprintf(w, ", %d had no other client to reach", r.MarkersUnmeasured)
+		}
+		fmt.Fprintln(w)
 		fmt.Fprintf(w, "  fan-out        %s\n", r.FanOut)
 		fmt.Fprintf(w, "  delivery       %s\n", r.Delivery)
 		fmt.Fprintf(w, "  upload         %s\n", r.Upload)

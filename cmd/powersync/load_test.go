@@ -84,8 +84,10 @@ func checkReportMarkers(t *testing.T, rep *loadReport) {
 	if rep.MarkersWritten == 0 {
 		t.Errorf("no markers written")
 	}
-	if rep.MarkersOpen != 0 || rep.MarkersComplete != rep.MarkersWritten {
-		t.Errorf("markers: %d written, %d complete, %d open", rep.MarkersWritten, rep.MarkersComplete, rep.MarkersOpen)
+	// A marker written while every other client was disconnected (in a
+	// storm) has nobody to reach; every other one must reach everyone.
+	if rep.MarkersOpen != 0 || rep.MarkersComplete+rep.MarkersUnmeasured != rep.MarkersWritten || rep.MarkersComplete == 0 {
+		t.Errorf("markers: %d written, %d complete, %d open, %d unmeasured", rep.MarkersWritten, rep.MarkersComplete, rep.MarkersOpen, rep.MarkersUnmeasured)
 	}
 	if rep.FanOut.Count != int64(rep.MarkersComplete) {
 		t.Errorf("fan-out samples %d, markers complete %d", rep.FanOut.Count, rep.MarkersComplete)

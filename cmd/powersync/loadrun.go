@@ -419,6 +419,7 @@ func (r *loadRun) finish(rep *loadReport, base, peak usage, sample func(bool) us
 	rep.FanOut = r.markers.fanout.summary()
 	rep.Delivery = r.markers.delivery.summary()
 	rep.MarkersWritten, rep.MarkersComplete, rep.MarkersOpen = r.markers.counts()
+	rep.MarkersUnmeasured = r.markers.unmeasuredCount()
 	rep.Upload = r.upload.summary()
 	rep.Reconnects = r.reconnects.Load()
 	rep.Errors = r.errors.snapshot()
@@ -921,6 +922,9 @@ type markerSet struct {
 	byID     map[string]*marker
 	written  int
 	complete int
+	// unmeasured: markers no other client was there to receive (written
+	// while the others were disconnected, or whose clients all left).
+	unmeasured int
 
 	fanout   distribution // write until the last expected client applied it
 	delivery distribution // write until each client applied it
@@ -941,8 +945,10 @@ func (m *markerSet) open(id string, writer int, expect map[int]bool) int {
 		m.byID = map[string]*marker{}
 	}
 	m.written++
-	if len(expect) > 0 { // else no other client to wait for
+	if len(expect) > 0 {
 		m.byID[id] = &marker{writer: writer, pending: expect, at: time.Now()}
+	} else {
+		m.unmeasured++ // no other client to wait for
 	}
 	return m.written
 }
@@ -959,7 +965,11 @@ func (m *markerSet) stamp(id string, at time.Time) {
 func (m *markerSet) abandon(id string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	delete(m.byID, id)
+	if _, ok := m.byID[id]; ok {
+		delete(m.byID, id)
+	} else {
+		m.unmeasured--
+	}
 	m.written--
 }
 
@@ -1009,6 +1019,8 @@ func (m *markerSet) completeLocked(id string, mk *marker) {
 	if mk.seen > 0 {
 		m.complete++
 		m.fanout.add(mk.last.Sub(mk.at))
+	} else {
+		m.unmeasured++
 	}
 }
 
@@ -1037,4 +1049,11 @@ func (m *markerSet) counts() (written, complete, open int) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.written, m.complete, len(m.byID)
+}
+
+// unmeasuredCount returns the markers no other client was there to get.
+func (m *markerSet) unmeasuredCount() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.unmeasured
 }
