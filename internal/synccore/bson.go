@@ -665,16 +665,7 @@ func (r *bsonReader) oplogEntry(op *oplogEntry, t byte, off, limit int) (int, er
 				return 0, err
 			}
 			haveOp = true
-			switch string(v) {
-			case "PUT":
-				op.op = opPut
-			case "REMOVE":
-				op.op = opRemove
-			case "MOVE":
-				op.op = opMove
-			case "CLEAR":
-				op.op = opClear
-			default:
+			if op.op = parseOpKind(v); op.op == 0 {
 				return 0, r.errf(val, "unknown op type %q", v)
 			}
 		case "object_type":
@@ -684,10 +675,7 @@ func (r *bsonReader) oplogEntry(op *oplogEntry, t byte, off, limit int) (int, er
 			}
 			var v []byte
 			if v, val, err = r.rawString(t, val, end); err == nil {
-				if string(v) != r.lastType {
-					r.lastType = string(v)
-				}
-				op.rowType, op.hasType = r.lastType, true
+				op.rowType, op.hasType = internType(&r.lastType, v), true
 			}
 		case "object_id":
 			op.rowID, op.hasID, val, err = r.optStr(t, val, end)
@@ -714,10 +702,8 @@ func (r *bsonReader) oplogEntry(op *oplogEntry, t byte, off, limit int) (int, er
 	if err == nil && (!haveID || !haveOp || !haveChecksum) {
 		err = r.errf(off, "oplog entry needs `op_id`, `op` and `checksum`")
 	}
-	if err == nil && op.op == opPut && op.hasData {
-		if err = validDataJSON(op.data); err != nil {
-			err = fmt.Errorf("PUT data of %s/%s (op_id %d) is not valid JSON: %w", op.rowType, op.rowID, op.opID, err)
-		}
+	if err == nil {
+		err = op.checkPutData()
 	}
 	return next, err
 }

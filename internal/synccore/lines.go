@@ -455,16 +455,7 @@ func (s *scanner) oplogEntry() (oplogEntry, error) {
 				return err
 			}
 			haveOp = true
-			switch string(v) {
-			case "PUT":
-				op.op = opPut
-			case "REMOVE":
-				op.op = opRemove
-			case "MOVE":
-				op.op = opMove
-			case "CLEAR":
-				op.op = opClear
-			default:
+			if op.op = parseOpKind(v); op.op == 0 {
 				return s.errf("unknown op type %q", v)
 			}
 		case "object_type":
@@ -474,10 +465,7 @@ func (s *scanner) oplogEntry() (oplogEntry, error) {
 			}
 			var v []byte
 			if v, err = s.rawString(false); err == nil {
-				if string(v) != s.lastType {
-					s.lastType = string(v)
-				}
-				op.rowType, op.hasType = s.lastType, true
+				op.rowType, op.hasType = internType(&s.lastType, v), true
 			}
 		case "object_id":
 			op.rowID, op.hasID, err = s.optStr()
@@ -504,13 +492,47 @@ func (s *scanner) oplogEntry() (oplogEntry, error) {
 	if err == nil && (!haveID || !haveOp || !haveChecksum) {
 		err = s.errf("oplog entry needs `op_id`, `op` and `checksum`")
 	}
-	if err == nil && op.op == opPut && op.hasData {
-		err = validDataJSON(op.data)
-		if err != nil {
-			err = fmt.Errorf("PUT data of %s/%s (op_id %d) is not valid JSON: %w", op.rowType, op.rowID, op.opID, err)
-		}
+	if err == nil {
+		err = op.checkPutData()
 	}
 	return op, err
+}
+
+// parseOpKind is the kind an oplog entry's `op` names, or 0 for a name
+// the protocol does not have. The JSON and the BSON decoders share it.
+func parseOpKind(v []byte) opKind {
+	switch string(v) {
+	case "PUT":
+		return opPut
+	case "REMOVE":
+		return opRemove
+	case "MOVE":
+		return opMove
+	case "CLEAR":
+		return opClear
+	}
+	return 0
+}
+
+// internType is v as a string, reusing *last (the previous entry's
+// object_type) when the bytes are the same, so the entries of a data line
+// share one string per table instead of allocating one each.
+func internType(last *string, v []byte) string {
+	if string(v) != *last {
+		*last = string(v)
+	}
+	return *last
+}
+
+// checkPutData reports a PUT whose data is not JSON SQLite can read.
+func (op *oplogEntry) checkPutData() error {
+	if op.op != opPut || !op.hasData {
+		return nil
+	}
+	if err := validDataJSON(op.data); err != nil {
+		return fmt.Errorf("PUT data of %s/%s (op_id %d) is not valid JSON: %w", op.rowType, op.rowID, op.opID, err)
+	}
+	return nil
 }
 
 // maxDataDepth is the deepest nesting of the JSON in a PUT's data that a
