@@ -278,49 +278,25 @@ func (c *credentialCache) callBounded(ctx context.Context) (*Credentials, error)
 	if d <= 0 {
 		return callFetch(ctx, c.connector)
 	}
-	timedOut := &credentialsTimeoutError{d: d}
-	fctx, cancel := context.WithTimeoutCause(ctx, d, timedOut)
-	defer cancel()
-	fired := make(chan struct{})
-	stop := context.AfterFunc(fctx, func() {
-		defer close(fired)
-		if context.Cause(fctx) == timedOut && c.onTimeout != nil {
+	timedOut := credentialsTimeout(d, nil)
+	creds, late, err := callWithin(ctx, timedOut, func() {
+		if c.onTimeout != nil {
 			c.onTimeout(timedOut)
 		}
+	}, func(ctx context.Context) (*Credentials, error) {
+		return callFetch(ctx, c.connector)
 	})
-	creds, err := callFetch(fctx, c.connector)
-	if !stop() {
-		<-fired
+	if late && (err != nil || creds == nil) {
+		return nil, credentialsTimeout(d, err)
 	}
-	if context.Cause(fctx) == timedOut && ctx.Err() == nil {
-		if err == nil && creds != nil {
-			return creds, nil // it finished after all
-		}
-		return nil, &credentialsTimeoutError{d: d, err: err}
-	}
-	return creds, err
+	return creds, err // the credentials when it finished after all
 }
 
-// credentialsTimeoutError is the error of a FetchCredentials that did not
-// return in time; err is what it returned after its context was cancelled.
-type credentialsTimeoutError struct {
-	d   time.Duration
-	err error
+// credentialsTimeout is the error of a FetchCredentials that did not return
+// within d.
+func credentialsTimeout(d time.Duration, err error) *callTimeoutError {
+	return &callTimeoutError{call: "FetchCredentials", setting: "credentials timeout", is: ErrCredentialsTimeout, d: d, err: err}
 }
-
-func (e *credentialsTimeoutError) Error() string {
-	msg := fmt.Sprintf("FetchCredentials did not return within %s (credentials timeout); its context was cancelled", e.d)
-	if e.err != nil {
-		msg += ": " + e.err.Error()
-	}
-	return msg
-}
-
-func (e *credentialsTimeoutError) Is(target error) bool { return target == ErrCredentialsTimeout }
-func (e *credentialsTimeoutError) Unwrap() error        { return e.err }
-
-// Timeout reports true, like net.Error.
-func (e *credentialsTimeoutError) Timeout() bool { return true }
 
 func callFetch(ctx context.Context, c Connector) (creds *Credentials, err error) {
 	defer func() {

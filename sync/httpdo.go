@@ -59,26 +59,52 @@ func (e *responseTimeoutError) Is(target error) bool { return target == ErrRespo
 // Timeout reports true, like net.Error.
 func (e *responseTimeoutError) Timeout() bool { return true }
 
-// uploadTimeoutError is the error of an UploadData that did not return in
-// time; err is what it returned after its context was cancelled, if it did.
-type uploadTimeoutError struct {
-	d   time.Duration
-	err error
+// callTimeoutError is the error of a connector method (UploadData,
+// FetchCredentials) that did not return within its timeout; err is what it
+// returned after its context was cancelled, if it did.
+type callTimeoutError struct {
+	call    string // the method, as the message names it
+	setting string // the option that bounds it, as the message names it
+	is      error  // the sentinel errors.Is matches
+	d       time.Duration
+	err     error
 }
 
-func (e *uploadTimeoutError) Error() string {
-	msg := fmt.Sprintf("powersync: UploadData did not return within %s (upload timeout); its context was cancelled", e.d)
+func (e *callTimeoutError) Error() string {
+	msg := fmt.Sprintf("%s did not return within %s (%s); its context was cancelled", e.call, e.d, e.setting)
 	if e.err != nil {
 		msg += ": " + e.err.Error()
 	}
 	return msg
 }
 
-func (e *uploadTimeoutError) Is(target error) bool { return target == ErrUploadTimeout }
-func (e *uploadTimeoutError) Unwrap() error        { return e.err }
+func (e *callTimeoutError) Is(target error) bool { return target == e.is }
+func (e *callTimeoutError) Unwrap() error        { return e.err }
 
 // Timeout reports true, like net.Error.
-func (e *uploadTimeoutError) Timeout() bool { return true }
+func (e *callTimeoutError) Timeout() bool { return true }
+
+// callWithin calls call with a context that ends after timedOut.d, with
+// timedOut as its cause. When that time passes, onTimeout runs at once, even
+// while a call that ignores its context is still running; the call is still
+// waited for, so that calls never pile up. late reports that the time passed
+// before call returned (and ctx itself had not ended).
+func callWithin[T any](ctx context.Context, timedOut *callTimeoutError, onTimeout func(), call func(context.Context) (T, error)) (v T, late bool, err error) {
+	cctx, cancel := context.WithTimeoutCause(ctx, timedOut.d, timedOut)
+	defer cancel()
+	fired := make(chan struct{})
+	stop := context.AfterFunc(cctx, func() {
+		defer close(fired)
+		if context.Cause(cctx) == timedOut {
+			onTimeout()
+		}
+	})
+	v, err = call(cctx)
+	if !stop() {
+		<-fired
+	}
+	return v, context.Cause(cctx) == timedOut && ctx.Err() == nil, err
+}
 
 // newHTTPClient returns the default HTTP client: a transport of its own with
 // bounded dialing, TLS handshakes and "100 Continue" waits. The time to the

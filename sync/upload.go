@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"time"
 
 	"github.com/gopowersync/powersync/internal/pserr"
 	"github.com/gopowersync/powersync/internal/synccore"
@@ -143,26 +144,20 @@ func (s *Syncer) callUploadBounded(ctx context.Context) error {
 	if d <= 0 {
 		return callUpload(ctx, s.conn, s.db)
 	}
-	timedOut := &uploadTimeoutError{d: d}
-	uctx, cancel := context.WithTimeoutCause(ctx, d, timedOut)
-	defer cancel()
-	fired := make(chan struct{})
-	stop := context.AfterFunc(uctx, func() {
-		defer close(fired)
-		if context.Cause(uctx) == timedOut {
-			s.log.Warn("powersync: UploadData did not return within the upload timeout; its context is cancelled", "timeout", d)
-			s.bus.update(func(_ *synccore.CoreStatus, sdk *sdkStatus) { sdk.uploadError = timedOut })
-		}
+	timedOut := uploadTimeout(d, nil)
+	_, late, err := callWithin(ctx, timedOut, func() {
+		s.log.Warn("powersync: UploadData did not return within the upload timeout; its context is cancelled", "timeout", d)
+		s.bus.update(func(_ *synccore.CoreStatus, sdk *sdkStatus) { sdk.uploadError = timedOut })
+	}, func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, callUpload(ctx, s.conn, s.db)
 	})
-	err := callUpload(uctx, s.conn, s.db)
-	if !stop() {
-		<-fired
+	if late && err != nil {
+		return uploadTimeout(d, err)
 	}
-	if context.Cause(uctx) == timedOut && ctx.Err() == nil {
-		if err == nil {
-			return nil // it finished after all
-		}
-		return &uploadTimeoutError{d: d, err: err}
-	}
-	return err
+	return err // nil when it finished after all
+}
+
+// uploadTimeout is the error of an UploadData that did not return within d.
+func uploadTimeout(d time.Duration, err error) *callTimeoutError {
+	return &callTimeoutError{call: "powersync: UploadData", setting: "upload timeout", is: ErrUploadTimeout, d: d, err: err}
 }
