@@ -25,11 +25,11 @@ const (
 	contentBSON   = "application/vnd.powersync.bson-stream"
 )
 
-// errStreamIdle ends a connection on which nothing arrived for too long.
 // errEmptyStream is the error of a sync stream the service ended without
 // a single line (a 200 answer that is not a sync stream).
 var errEmptyStream = pserr.Errorf("%w: the service ended the sync stream without sending a line", ErrProtocol)
 
+// errStreamIdle ends a connection on which nothing arrived for too long.
 var errStreamIdle = errors.New("powersync: sync stream idle for too long")
 
 // downloadLoop runs sync iterations until ctx ends, waiting the retry delay
