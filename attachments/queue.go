@@ -40,8 +40,11 @@ var ErrNoTable = errors.New("attachments: no attachments table in the schema")
 type Op int
 
 const (
+	// OpUpload sends a saved file to the remote storage.
 	OpUpload Op = iota
+	// OpDownload fetches a file another client saved.
 	OpDownload
+	// OpDelete removes a deleted attachment's file from the remote storage.
 	OpDelete
 )
 
@@ -155,6 +158,13 @@ type Queue struct {
 	// step" one step, so that a set read earlier is never applied after
 	// one read later (which would archive ids referenced meanwhile).
 	syncMu sync.Mutex
+
+	// fileMu serializes the steps that commit or remove an attachment's
+	// local file together with the row write that decides it (Save, a
+	// download's commit, a delete's or eviction's removal), so that a file
+	// one step just committed is never removed by another acting on an
+	// older row.
+	fileMu sync.Mutex
 
 	mu         sync.Mutex // guards the fields below
 	closed     bool
@@ -326,61 +336,79 @@ func (q *Queue) Save(ctx context.Context, r io.Reader, f File, link func(*sql.Tx
 	}
 	hash := hex.EncodeToString(h.Sum(nil))
 
-	prev, found, err := q.Get(ctx, f.ID)
-	if err != nil {
-		pf.Abort()
-		return Attachment{}, err
-	}
-	if found && prev.LocalPath == key && prev.Hash == hash && prev.State == Synced {
-		// The same content is stored already: keep the file, relink.
-		pf.Abort()
-		err = driver.WriteTx(ctx, q.db, func(tx *sql.Tx) error {
-			if link != nil {
-				return link(tx, prev)
-			}
-			return nil
-		})
-		if err != nil {
-			return Attachment{}, fmt.Errorf("attachments: save %s: %w", f.ID, err)
-		}
-		return prev, nil
-	}
-	if err := pf.Commit(); err != nil {
-		return Attachment{}, fmt.Errorf("attachments: save %s: %w", f.ID, err)
-	}
-	if err := saveHook(ctx, "file-written"); err != nil {
-		return Attachment{}, err
-	}
 	a := Attachment{
 		ID: f.ID, Filename: f.Filename, MediaType: f.MediaType, Size: n, State: QueuedUpload,
-		Timestamp: q.now(), LocalPath: key, MetaData: f.MetaData, Hash: hash,
+		LocalPath: key, MetaData: f.MetaData, Hash: hash,
 	}
+	// The row is read, the file committed and the row written in one
+	// transaction, and fileMu keeps the queue's own file steps out of the
+	// way, so the decision below sees the row as the last writer left it.
+	q.fileMu.Lock()
+	defer q.fileMu.Unlock()
+	var prev Attachment
+	var found, same, committed bool
 	err = driver.WriteTx(ctx, q.db, func(tx *sql.Tx) error {
-		if err := q.upsert(ctx, tx, a); err != nil {
+		var err error
+		prev, found, err = q.get(ctx, tx, f.ID)
+		if err != nil {
 			return err
 		}
-		if link != nil {
-			return link(tx, a)
+		same = found && prev.LocalPath == key && prev.Hash == hash && prev.State == Synced
+		if same {
+			// The same content is stored already: keep the file, relink.
+			pf.Abort()
+			a = prev
+			return q.link(tx, link, a)
 		}
-		return nil
+		if err := pf.Commit(); err != nil {
+			return err
+		}
+		committed = true
+		if err := saveHook(ctx, "file-written"); err != nil {
+			return err
+		}
+		a.Timestamp = q.now()
+		return q.write(ctx, tx, a, link)
 	})
 	if err != nil {
-		if !found || prev.LocalPath != key {
+		pf.Abort()
+		if committed && (!found || prev.LocalPath != key) {
 			q.local.Remove(context.WithoutCancel(ctx), key)
 		}
 		return Attachment{}, fmt.Errorf("attachments: save %s: %w", f.ID, err)
 	}
-	if found && prev.LocalPath != "" && prev.LocalPath != key {
+	if !same && found && prev.LocalPath != "" && prev.LocalPath != key {
 		q.local.Remove(ctx, prev.LocalPath)
 	}
-	q.kick()
+	if !same {
+		q.kick()
+	}
 	return a, nil
 }
 
 // saveHook is called between the steps of Save, for the crash tests.
 var saveHook = func(ctx context.Context, step string) error { return nil }
 
-// upsert writes a whole attachment row.
+// write writes a whole attachment row and then calls link, when there is
+// one, in the same transaction.
+func (q *Queue) write(ctx context.Context, tx *sql.Tx, a Attachment, link func(*sql.Tx, Attachment) error) error {
+	if err := q.upsert(ctx, tx, a); err != nil {
+		return err
+	}
+	return q.link(tx, link, a)
+}
+
+// link calls the app's link function, when there is one.
+func (q *Queue) link(tx *sql.Tx, link func(*sql.Tx, Attachment) error, a Attachment) error {
+	if link == nil {
+		return nil
+	}
+	return link(tx, a)
+}
+
+// upsert writes a whole attachment row. The table is a view, on which
+// SQLite has no upsert clause, hence an UPDATE and then, for a new id, an
+// INSERT.
 func (q *Queue) upsert(ctx context.Context, tx *sql.Tx, a Attachment) error {
 	args := []any{millis(a.Timestamp), nullable(a.Filename), nullable(a.LocalPath), nullable(a.MediaType), a.Size,
 		int(a.State), a.HasSynced, nullable(a.MetaData), nullable(a.Hash), a.Attempts, millis(a.RetryAt), nullable(a.LastError)}
@@ -416,13 +444,7 @@ func (q *Queue) Delete(ctx context.Context, id string, link func(*sql.Tx, Attach
 			a = Attachment{ID: id}
 		}
 		a.State, a.Timestamp, a.Attempts, a.RetryAt, a.LastError = QueuedDelete, q.now(), 0, time.Time{}, ""
-		if err := q.upsert(ctx, tx, a); err != nil {
-			return err
-		}
-		if link != nil {
-			return link(tx, a)
-		}
-		return nil
+		return q.write(ctx, tx, a, link)
 	})
 	if err != nil {
 		return fmt.Errorf("attachments: delete %s: %w", id, err)

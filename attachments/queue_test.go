@@ -458,3 +458,51 @@ func TestWaitIdle(t *testing.T) {
 		t.Fatal("content differs")
 	}
 }
+
+// Saves of one id racing each other and the queue's own uploads and
+// deletes leave the row pointing at a file that exists and holds the
+// content the row's hash names.
+func TestConcurrentSavesKeepRowAndFileTogether(t *testing.T) {
+	dir := t.TempDir()
+	db := openDB(t, filepath.Join(dir, "app.db"))
+	q := openQueue(t, db, fastOptions(newMemStorage()))
+	const id = "shared"
+	names := []string{"a.jpg", "a.png", "a.jpg", "a.gif"}
+	errs := make(chan error, 40)
+	for i := range 40 {
+		go func() {
+			content := []byte(fmt.Sprintf("content %d", i))
+			var err error
+			if i%10 == 9 {
+				err = q.Delete(t.Context(), id, nil)
+			} else {
+				_, err = q.Save(t.Context(), bytes.NewReader(content), attachments.File{ID: id, Filename: names[i%len(names)]}, nil)
+			}
+			errs <- err
+		}()
+	}
+	for range 40 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A last save decides the final state; the queue then uploads it.
+	last := []byte("the last content")
+	if _, err := q.Save(t.Context(), bytes.NewReader(last), attachments.File{ID: id, Filename: "a.png"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	a := waitState(t, q, id, attachments.Synced)
+	if a.Hash != sha(last) || !bytes.Equal(readLocal(t, q, id), last) {
+		t.Fatalf("row %+v does not match its file", a)
+	}
+	// No file but the row's is left behind.
+	entries, err := os.ReadDir(filepath.Join(dir, "app.db-attachments"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.Name() != a.LocalPath {
+			t.Errorf("stray file %s beside %s", e.Name(), a.LocalPath)
+		}
+	}
+}

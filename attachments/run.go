@@ -246,14 +246,24 @@ func (q *Queue) evict(ctx context.Context) error {
 			bytes += a.Size
 			continue
 		}
-		res, err := q.sq.ExecContext(ctx, `DELETE FROM `+q.table+` WHERE id = ? AND state = 4`, a.ID)
-		if err != nil {
-			return fmt.Errorf("attachments: evict %s: %w", a.ID, err)
+		if err := q.evictOne(ctx, a); err != nil {
+			return err
 		}
-		if n, _ := res.RowsAffected(); n > 0 && a.LocalPath != "" {
-			if err := q.local.Remove(ctx, a.LocalPath); err != nil {
-				q.log.Warn("attachments: evict", "id", a.ID, "err", err)
-			}
+	}
+	return nil
+}
+
+// evictOne removes an archived attachment's row and then its file.
+func (q *Queue) evictOne(ctx context.Context, a Attachment) error {
+	q.fileMu.Lock()
+	defer q.fileMu.Unlock()
+	res, err := q.sq.ExecContext(ctx, `DELETE FROM `+q.table+` WHERE id = ? AND state = 4`, a.ID)
+	if err != nil {
+		return fmt.Errorf("attachments: evict %s: %w", a.ID, err)
+	}
+	if n, _ := res.RowsAffected(); n > 0 && a.LocalPath != "" {
+		if err := q.local.Remove(ctx, a.LocalPath); err != nil {
+			q.log.Warn("attachments: evict", "id", a.ID, "err", err)
 		}
 	}
 	return nil
@@ -417,6 +427,8 @@ func (q *Queue) download(ctx context.Context, t *transfer, a Attachment) error {
 		pf.Abort()
 		return err
 	}
+	q.fileMu.Lock()
+	defer q.fileMu.Unlock()
 	if err := pf.Commit(); err != nil {
 		return err
 	}
@@ -451,6 +463,8 @@ func (q *Queue) delete(ctx context.Context, a Attachment) error {
 func (q *Queue) dropRow(ctx context.Context, a Attachment) error {
 	bctx, cancel := bookkeeping(ctx)
 	defer cancel()
+	q.fileMu.Lock()
+	defer q.fileMu.Unlock()
 	res, err := q.sq.ExecContext(bctx, `DELETE FROM `+q.table+` WHERE id = ? AND state = 2`, a.ID)
 	if err != nil {
 		return fmt.Errorf("attachments: delete %s: %w", a.ID, err)
