@@ -661,13 +661,13 @@ func caseWatch(ctx context.Context, o caseOptions) ([]result, error) {
 	}
 	var busy []time.Duration
 	var serr error
-	total, err := duringReplay(ctx, db, lines, func(ctx context.Context) {
-		for ctx.Err() == nil {
+	// The end of the replay stops new samples, not the one under way: a
+	// write waiting for the final apply counts with its whole wait.
+	total, err := duringReplay(ctx, db, lines, func(fctx context.Context) {
+		for fctx.Err() == nil {
 			d, err := sample(ctx)
 			if err != nil {
-				if ctx.Err() == nil {
-					serr = err
-				}
+				serr = err
 				return
 			}
 			busy = append(busy, d)

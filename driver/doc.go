@@ -60,9 +60,15 @@
 //
 // # Connections
 //
-// Every connection uses WAL journaling, a 5 s busy timeout and BEGIN IMMEDIATE
-// for write transactions, unless the DSN sets these itself with modernc's own
-// parameters (_pragma=..., _txlock=...), which all keep working.
+// Every connection uses WAL journaling, a 5 s busy timeout, BEGIN IMMEDIATE
+// for write transactions, a 16 MiB page cache, in-memory temporary storage
+// and a WAL checkpoint once the WAL holds 10000 pages (about 40 MiB),
+// unless the DSN sets these itself with modernc's own parameters
+// (_pragma=..., _txlock=...), which all keep working. The checkpoint
+// threshold is ten times SQLite's default because a sync writes pages all
+// over the oplog's indexes: at 1000 pages, an application's write during a
+// large sync would copy the sync's recent pages into the database file
+// each time it commits.
 //
 // # Writers wait for their turn
 //

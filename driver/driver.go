@@ -27,6 +27,7 @@ const SchemaParam = "_powersync_schema"
 func init() {
 	sql.Register(DriverName, &Driver{})
 	syncop.Register(setSyncOperation)
+	syncop.RegisterWaiters(writeWaiters)
 }
 
 // Driver is the "powersync" database/sql driver. Use it through sql.Open, or
@@ -178,6 +179,11 @@ func addDefaultParams(p url.Values) {
 	}
 	if !has("cache_size") {
 		p.Add("_pragma", "cache_size(-16384)") // 16 MiB
+	}
+	if !has("wal_autocheckpoint") {
+		// The sync client's own threshold (internal/synccore), so that a
+		// write during a sync does not checkpoint the sync's WAL.
+		p.Add("_pragma", "wal_autocheckpoint(10000)")
 	}
 	if p.Get("_txlock") == "" {
 		p.Set("_txlock", "immediate")

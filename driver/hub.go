@@ -131,6 +131,18 @@ func rawConn(c *sql.Conn, fn func(*conn) error) error {
 // upload entries, so the triggers of raw tables stay inert. The sync engine
 // sets it around applying a checkpoint and clearing data, through
 // internal/syncop (registered in init).
+// writeWaiters returns a function reporting how many writers wait for the
+// write lock of c's file (see syncop.Waiters).
+func writeWaiters(c *sql.Conn) (func() int, error) {
+	var f func() int
+	err := rawConn(c, func(pc *conn) error {
+		w := pc.st.file.wlock.waiting
+		f = func() int { return int(w.Load()) }
+		return nil
+	})
+	return f, err
+}
+
 func setSyncOperation(c *sql.Conn, on bool) error {
 	return rawConn(c, func(pc *conn) error {
 		pc.st.inSync = on

@@ -297,3 +297,80 @@ func TestNextLinesTextTimeBound(t *testing.T) {
 		}
 	}
 }
+
+// TestNextLinesTextYieldsToWaitingWriter: a writer that waits for the write
+// lock while a run of data lines holds it ends the run after the line at
+// hand (here with no minimum hold), writes, and the rest of the lines come
+// in later runs.
+func TestNextLinesTextYieldsToWaitingWriter(t *testing.T) {
+	defer func(d time.Duration) { batchTime = d }(batchTime)
+	defer func(d time.Duration) { yieldAfter = d }(yieldAfter)
+	batchTime, yieldAfter = time.Hour, 0
+	ctx := t.Context()
+	db := openTestDB(t, filepath.Join(t.TempDir(), "db"), "testdata/lines/schema_todos.json")
+	if _, err := db.ExecContext(ctx, `CREATE TABLE app_log(x)`); err != nil {
+		t.Fatal(err)
+	}
+	e := New(db, Options{})
+	if _, err := e.Start(ctx, StartRequest{IncludeDefaults: true}); err != nil {
+		t.Fatal(err)
+	}
+	const n = 10
+	var lines [][]byte
+	for op := 1; op <= n; op++ {
+		lines = append(lines, fmt.Appendf(nil, `{"data":{"bucket":"a","data":[{"op_id":"%d","op":"PUT","object_type":"todos","object_id":"r%d","checksum":1,"data":"{}"}]}}`, op, op))
+	}
+	probe, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer probe.Close()
+	waiting, err := writeWaiters(probe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrote := make(chan error, 1)
+	taken := 0
+	next := func() ([]byte, bool) {
+		if taken == len(lines) {
+			return nil, false
+		}
+		taken++
+		if taken == 2 { // the run holds the lock: a writer comes and waits
+			go func() {
+				_, err := db.ExecContext(ctx, `INSERT INTO app_log VALUES (1)`)
+				wrote <- err
+			}()
+			for deadline := time.Now().Add(10 * time.Second); waiting() == 0; time.Sleep(time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Error("the writer never waited for the lock")
+					break
+				}
+			}
+		}
+		return lines[taken-1], true
+	}
+	if _, err := e.NextLinesText(ctx, next); err != nil {
+		t.Fatal(err)
+	}
+	if taken != 2 {
+		t.Fatalf("the first run took %d lines, want 2 (it should end for the waiting writer)", taken)
+	}
+	select {
+	case err := <-wrote:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the writer did not get the lock after the run")
+	}
+	for taken < n {
+		if _, err := e.NextLinesText(ctx, next); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var rows int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM ps_oplog`).Scan(&rows); err != nil || rows != n {
+		t.Fatalf("oplog rows = %d, %v, want %d", rows, err, n)
+	}
+}

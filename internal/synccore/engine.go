@@ -99,7 +99,12 @@ type call struct {
 	syncOpOn   bool
 	inferred   map[*schema.RawTable][2]*schema.PendingStatement
 	insertArgs []any
+	waiters    func() int // writers waiting for the file's write lock; nil if unknown
 }
+
+// contended reports whether other writers of this process wait for the
+// write lock that the call's transaction holds.
+func (c *call) contended() bool { return c.waiters != nil && c.waiters() > 0 }
 
 func (c *call) prepare(query string) (*sql.Stmt, error) {
 	if st, ok := c.stmts[query]; ok {
@@ -227,6 +232,7 @@ func (e *Engine) run(ctx context.Context, needIteration bool, fn func(c *call) e
 type callKind struct {
 	applies bool // may apply a checkpoint (see useFileTempStore)
 	bulk    bool // a large data line (see raiseAutoCheckpoint)
+	run     bool // a run of data lines, which ends early for waiting writers
 }
 
 // classifyLine classifies a sync line for runWith.
@@ -368,6 +374,9 @@ func (e *Engine) runLocked(ctx context.Context, kind callKind, fn func(c *call) 
 		return nil, pserr.Errorf("powersync: sync control: begin: %w", err)
 	}
 	c := &call{ctx: ctx, e: e, conn: conn, tx: tx, now: e.now().UnixMicro(), statusAt: -1}
+	if kind.run {
+		c.waiters, _ = writeWaiters(conn) // nil on another driver: runs are then bounded by size and time only
+	}
 	err = e.protected(fn, c)
 	for _, st := range c.stmts {
 		st.Close()
@@ -419,6 +428,9 @@ func (e *Engine) protected(fn func(c *call) error, c *call) (err error) {
 // setSyncOperation flags the connection as applying synced data, so that
 // powersync_in_sync_operation() is 1 and CRUD capture is suppressed.
 var setSyncOperation = syncop.Set
+
+// writeWaiters is syncop.Waiters, a variable so that tests can replace it.
+var writeWaiters = syncop.Waiters
 
 func (c *call) enterSyncOperation() error {
 	if c.syncOpOn {
@@ -650,6 +662,12 @@ const (
 // batchTime is MaxBatchTime, a variable so that tests can shorten it.
 var batchTime = MaxBatchTime
 
+// yieldAfter is how long a run of data lines holds the write lock before a
+// waiting writer ends it. Each yield costs the sync more than the commit:
+// the other writer's commit empties the sync connection's page cache. A
+// variable so that tests can change it.
+var yieldAfter = 40 * time.Millisecond
+
 // LinesText processes NDJSON lines of the sync stream in order, as LineText
 // would one after another, except that each run of consecutive data lines
 // (within MaxBatchLines, MaxBatchBytes and MaxBatchTime) is written in one
@@ -757,13 +775,19 @@ func (e *Engine) nextLines(ctx context.Context, next func() ([]byte, bool), bina
 	var endRaw []byte
 	var end *parsedLine
 	exhausted := false
-	out, err = e.runWith(ctx, true, callKind{bulk: len(raw) >= bulkLine}, func(c *call) error {
+	out, err = e.runWith(ctx, true, callKind{bulk: len(raw) >= bulkLine, run: true}, func(c *call) error {
 		start := time.Now()
 		n, size := 1, p.size
 		if err := c.handleLine(&p.line, p.size); err != nil {
 			return err
 		}
-		for n < MaxBatchLines && size < MaxBatchBytes && time.Since(start) < batchTime {
+		// A local write waiting for the lock ends the run once it has held
+		// the lock for yieldAfter: the lines so far commit, and the writer
+		// waits for about yieldAfter and one line, not for a whole run.
+		for n < MaxBatchLines && size < MaxBatchBytes {
+			if held := time.Since(start); held >= batchTime || held >= yieldAfter && c.contended() {
+				break
+			}
 			raw, ok := next()
 			if !ok {
 				exhausted = true
