@@ -106,13 +106,14 @@ func callWithin[T any](ctx context.Context, timedOut *callTimeoutError, onTimeou
 	return v, context.Cause(cctx) == timedOut && ctx.Err() == nil, err
 }
 
-// newHTTPClient returns the default HTTP client: a transport of its own with
-// bounded dialing, TLS handshakes and "100 Continue" waits. The time to the
-// response headers is bounded per request (see doRequest), so that it
-// applies with any client; the client has no overall Timeout, since the
-// sync stream stays open indefinitely.
-func newHTTPClient() *http.Client {
-	return &http.Client{Transport: &http.Transport{
+// NewTransport returns a new transport with the settings of the syncer's
+// default HTTP client: bounded dialing (30 s), TLS handshakes (10 s) and
+// "100 Continue" waits (1 s), HTTP/2 when the server offers it, and the
+// proxy environment variables honoured. It is the starting point for a
+// client of one's own ([WithHTTPClient]), for instance one transport shared
+// by many syncers with more idle connections kept.
+func NewTransport() *http.Transport {
+	return &http.Transport{
 		Proxy: http.ProxyFromEnvironment,
 		DialContext: (&net.Dialer{
 			Timeout:   30 * time.Second,
@@ -123,7 +124,15 @@ func newHTTPClient() *http.Client {
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: time.Second,
-	}}
+	}
+}
+
+// newHTTPClient returns the default HTTP client: a transport of its own
+// (NewTransport). The time to the response headers is bounded per request
+// (see doRequest), so that it applies with any client; the client has no
+// overall Timeout, since the sync stream stays open indefinitely.
+func newHTTPClient() *http.Client {
+	return &http.Client{Transport: NewTransport()}
 }
 
 // connectorClient is the default client of HTTPConnector.

@@ -561,3 +561,26 @@ func TestCallsAfterCloseReturnErrClosed(t *testing.T) {
 		t.Errorf("second Close: %v", err)
 	}
 }
+
+// NewTransport gives a new transport each call, with the default client's
+// bounds, so that tuning one (as powersync load does) leaves the syncer's
+// own client alone.
+func TestNewTransport(t *testing.T) {
+	a, b := NewTransport(), NewTransport()
+	if a == b {
+		t.Fatal("NewTransport returned the same transport twice")
+	}
+	a.MaxIdleConnsPerHost = 500
+	if b.MaxIdleConnsPerHost == 500 {
+		t.Fatal("tuning one transport changed another")
+	}
+	def, ok := newHTTPClient().Transport.(*http.Transport)
+	if !ok {
+		t.Fatal("the default client's transport is not an *http.Transport")
+	}
+	for _, tr := range []*http.Transport{b, def} {
+		if tr.TLSHandshakeTimeout != 10*time.Second || tr.ExpectContinueTimeout != time.Second || tr.Proxy == nil || tr.DialContext == nil || tr.MaxIdleConnsPerHost == 500 {
+			t.Fatalf("transport settings %+v", tr)
+		}
+	}
+}

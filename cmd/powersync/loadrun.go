@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"maps"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -215,26 +214,18 @@ func newLoadRun(cfg loadConfig) (*loadRun, error) {
 	return r, nil
 }
 
-// loadTransport is the HTTP transport all clients share: unbounded
-// connections per host (every client holds its sync stream open), enough
-// idle ones kept for uploads and write checkpoints, small buffers.
+// loadTransport is the HTTP transport all clients share: the syncer's
+// default settings (pssync.NewTransport) with unbounded connections per
+// host (every client holds its sync stream open), enough idle ones kept for
+// uploads and write checkpoints, and small buffers.
 func loadTransport(clients int) *http.Transport {
 	idle := min(max(clients/4, 16), 1024)
-	return &http.Transport{
-		Proxy: http.ProxyFromEnvironment,
-		DialContext: (&net.Dialer{
-			Timeout:   30 * time.Second,
-			KeepAlive: 30 * time.Second,
-		}).DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          idle,
-		MaxIdleConnsPerHost:   idle,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ExpectContinueTimeout: time.Second,
-		ReadBufferSize:        4 << 10,
-		WriteBufferSize:       2 << 10,
-	}
+	t := pssync.NewTransport()
+	t.MaxIdleConns = idle
+	t.MaxIdleConnsPerHost = idle
+	t.ReadBufferSize = 4 << 10
+	t.WriteBufferSize = 2 << 10
+	return t
 }
 
 // cleanup closes the transport and removes a temporary directory.
