@@ -675,3 +675,45 @@ func TestConnectorCloseReleasesState(t *testing.T) {
 		t.Errorf("after reusing a closed connector: %d hold state, want 1", got)
 	}
 }
+
+// Every transaction with an upload entry clears the checkpoint request ids
+// a sync left (the first entry does it for the transaction), and one whose
+// writes leave no entry keeps them.
+func TestLocalWritesClearCheckpointRequestIDs(t *testing.T) {
+	ctx := t.Context()
+	db := openDB(t, filepath.Join(t.TempDir(), "a.db"), todoSchema())
+	seen := func() int {
+		var n int
+		if err := db.QueryRowContext(ctx, `SELECT count(*) FROM ps_kv WHERE key IN ('last_seen_checkpoint_request_id', 'last_applied_checkpoint_request_id')`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	leave := func() { // what a sync that reached a write checkpoint leaves
+		exec(t, db, `INSERT OR REPLACE INTO ps_kv(key, value) VALUES ('last_seen_checkpoint_request_id', 7), ('last_applied_checkpoint_request_id', 7)`)
+	}
+	for round := range 3 {
+		leave()
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 3 {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO todos(id, description) VALUES (?, 'x')`, fmt.Sprintf("r%d-%d", round, i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		if n := seen(); n != 0 {
+			t.Fatalf("round %d: %d checkpoint request ids left after a local write", round, n)
+		}
+	}
+	// A delete of nothing writes no entry and leaves them.
+	leave()
+	exec(t, db, `DELETE FROM todos WHERE id = 'none'`)
+	if n := seen(); n != 2 {
+		t.Fatalf("%d checkpoint request ids after a write of nothing, want 2", n)
+	}
+}
