@@ -444,35 +444,86 @@ func (rs results) mainSize() int {
 	return best
 }
 
-// goals evaluates the targets at the main size (and the largest run for RSS).
+// times writes a speed-up, or "—" when a side was not run.
+func times(sp float64, ok bool) string {
+	if !ok {
+		return "—"
+	}
+	return fmt.Sprintf("%.2f×", sp)
+}
+
+// goals evaluates the targets of the benchmark issues: the initial sync and
+// the replay at every size run, the checkpoints at the largest size, the
+// local writes, the watch latency and the real service at the main size.
+// A target whose case did not run is "not measured".
 func goals(rs results) []goal {
 	var out []goal
 	n := rs.mainSize()
 	at := sizeText(n)
-	ours, node, srv := rs.e2ePair(n)
-	sp, ok := speedup(rateCell(ours, "seconds"), rateCell(node, "seconds"))
-	out = append(out, goal{"initial sync ≥ 2× the Node SDK's rows/s (" + at + ", both from " + srv + ")", check(sp >= 2, ok), fmt.Sprintf("%.2f×", sp)})
-	or, ok1 := ours.get("max_rss_mb")
-	nr, ok2 := node.get("max_rss_mb")
-	out = append(out, goal{"initial sync peak RSS ≤ ⅓ of the Node SDK's (" + at + ")", check(or*3 <= nr, ok1 && ok2), fmt.Sprintf("%.0f MB vs %.0f MB", or, nr)})
+	e2eSizes := rs.sizes("sync_e2e")
+	if len(e2eSizes) == 0 {
+		e2eSizes = []int{n}
+	}
+	for _, m := range e2eSizes {
+		ours, node, srv := rs.e2ePair(m)
+		if ours == nil && m != n {
+			continue // a real-service-only size
+		}
+		sp, ok := speedup(rateCell(ours, "seconds"), rateCell(node, "seconds"))
+		out = append(out, goal{"initial sync ≥ 2× the Node SDK's rows/s (" + sizeText(m) + ", both from " + srv + ")", check(sp >= 2, ok), times(sp, ok)})
+		or, ok1 := ours.get("max_rss_mb")
+		nr, ok2 := node.get("max_rss_mb")
+		out = append(out, goal{"initial sync peak RSS ≤ ⅓ of the Node SDK's (" + sizeText(m) + ")", check(or*3 <= nr, ok1 && ok2), fmt.Sprintf("%.0f MB vs %.0f MB", or, nr)})
+	}
+	replaySizes := rs.sizes("replay")
+	if len(replaySizes) == 0 {
+		replaySizes = []int{n}
+	}
+	for _, m := range replaySizes {
+		rp := rs.find("replay", m, "", "")
+		sp, ok := speedup(rateCell(rp, "seconds"), rateCell(rs.find("sync_apply", m, "", ""), "seconds"))
+		out = append(out, goal{"replay ≥ 1.5× the core's rows/s (" + sizeText(m) + ")", check(sp >= 1.5, ok), times(sp, ok)})
+	}
 	rp := rs.find("replay", n, "", "")
-	sp, ok = speedup(rateCell(rp, "seconds"), rateCell(rs.find("sync_apply", n, "", ""), "seconds"))
-	out = append(out, goal{"replay ≥ 1.5× the core's rows/s (" + at + ")", check(sp >= 1.5, ok), fmt.Sprintf("%.2f×", sp)})
-	sp, ok = speedup(rateCell(rp, "seconds"), rateCell(rs.find("floor_ndjson", n, "", ""), "seconds"))
+	sp, ok := speedup(rateCell(rp, "seconds"), rateCell(rs.find("floor_ndjson", n, "", ""), "seconds"))
 	out = append(out, goal{"replay within 2× of the raw-insert floor (" + at + ")", check(sp >= 0.5, ok), fmt.Sprintf("%.2f× the floor's rate", sp)})
 	out = append(out, rs.realServiceGoal())
+
+	// Checkpoints: absolute bound, then faster than the core.
 	var cp *record
+	present := 0
 	if s := rs.sizes("checkpoint_1row"); len(s) > 0 {
-		cp = rs.find("checkpoint_1row", s[len(s)-1], "", "")
+		present = s[len(s)-1]
+		cp = rs.find("checkpoint_1row", present, "", "")
 	}
 	v, ok := cp.get("p50_ms")
-	present := 0
-	if cp != nil {
-		present = cp.N
-	}
 	out = append(out, goal{"one-row checkpoint with 500k rows present < 5 ms", check(v < 5, ok && present >= 500_000),
 		fmt.Sprintf("%.2f ms median at %s rows", v, sizeText(present))})
+	for _, c := range []struct{ name, label string }{
+		{"checkpoint_1row", "one-row checkpoint"}, {"checkpoint_1000ops", "1000-op checkpoint"}, {"checkpoint_1row_remove", "one-row REMOVE checkpoint"},
+	} {
+		sp, ok := speedup(msCell(rs.find(c.name, present, "", ""), "p50_ms"), msCell(rs.find("core_"+c.name, present, "", ""), "p50_ms"))
+		out = append(out, goal{c.label + " faster than the core (" + sizeText(present) + " rows present)", check(sp >= 1, ok && present >= 500_000), times(sp, ok)})
+	}
+
+	// Local writes.
+	sp, ok = speedup(rateCell(rs.find("view_insert_tx", n, "", "seq"), "seconds"), rateCell(rs.find("view_executemany", n, "", ""), "seconds"))
+	out = append(out, goal{"view inserts in one transaction ≥ 1.0× the core (" + at + ")", check(sp >= 1, ok), times(sp, ok)})
+	single := 0
+	if s := rs.sizes("view_insert_single"); len(s) > 0 {
+		single = s[len(s)-1]
+	}
+	sp, ok = speedup(rateCell(rs.find("view_insert_single", single, "", ""), "seconds"), rateCell(rs.find("core_view_insert_single", single, "", ""), "seconds"))
+	out = append(out, goal{"single-row transactions ≥ 1.0× the core (" + sizeText(single) + ")", check(sp >= 1, ok && single > 0), times(sp, ok)})
+
+	// Watches during a large sync.
+	w := rs.find("watch_under_sync", n, "", "")
+	p99, ok := w.get("p99_ms")
+	mx, _ := w.get("max_ms")
+	out = append(out, goal{"watch latency p99 < 100 ms while " + at + " rows sync", check(p99 < 100, ok), fmt.Sprintf("p99 %.0f ms, max %.0f ms", p99, mx)})
+
 	if s := rs.sizes("sync_e2e"); len(s) > 0 && s[len(s)-1] > n {
+		ours, _, _ := rs.e2ePair(n)
 		big := rs.find("sync_e2e", s[len(s)-1], "pstest", "")
 		a, ok1 := ours.get("max_rss_mb")
 		b, ok2 := big.get("max_rss_mb")
