@@ -255,19 +255,41 @@ func (q *Queue) evict(ctx context.Context) error {
 
 // evictOne removes an archived attachment's row and then its file.
 func (q *Queue) evictOne(ctx context.Context, a Attachment) error {
-	q.fileMu.Lock()
-	defer q.fileMu.Unlock()
-	res, err := q.sq.ExecContext(ctx, `DELETE FROM `+q.table+` WHERE id = ? AND state = 4`, a.ID)
+	err := q.removeRowAndFile(ctx, a, Archived)
+	var fe fileError
+	if errors.As(err, &fe) {
+		q.log.Warn("attachments: evict", "id", a.ID, "err", fe.err)
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("attachments: evict %s: %w", a.ID, err)
 	}
+	return nil
+}
+
+// removeRowAndFile deletes a's row while it is in state st and then, when
+// the row was there, its local file, under fileMu (see Queue.fileMu). A
+// failed file removal is a fileError.
+func (q *Queue) removeRowAndFile(ctx context.Context, a Attachment, st State) error {
+	q.fileMu.Lock()
+	defer q.fileMu.Unlock()
+	res, err := q.sq.ExecContext(ctx, `DELETE FROM `+q.table+` WHERE id = ? AND state = ?`, a.ID, int(st))
+	if err != nil {
+		return err
+	}
 	if n, _ := res.RowsAffected(); n > 0 && a.LocalPath != "" {
 		if err := q.local.Remove(ctx, a.LocalPath); err != nil {
-			q.log.Warn("attachments: evict", "id", a.ID, "err", err)
+			return fileError{err}
 		}
 	}
 	return nil
 }
+
+// fileError is a local file's removal failing after its row was deleted.
+type fileError struct{ err error }
+
+func (e fileError) Error() string { return e.err.Error() }
+func (e fileError) Unwrap() error { return e.err }
 
 // dispatch starts the due operations, as many as there are free workers:
 // of each queued state, the rows due longest, in turn.
@@ -463,16 +485,12 @@ func (q *Queue) delete(ctx context.Context, a Attachment) error {
 func (q *Queue) dropRow(ctx context.Context, a Attachment) error {
 	bctx, cancel := bookkeeping(ctx)
 	defer cancel()
-	q.fileMu.Lock()
-	defer q.fileMu.Unlock()
-	res, err := q.sq.ExecContext(bctx, `DELETE FROM `+q.table+` WHERE id = ? AND state = 2`, a.ID)
-	if err != nil {
+	err := q.removeRowAndFile(bctx, a, QueuedDelete)
+	var fe fileError
+	if err != nil && !errors.As(err, &fe) {
 		return fmt.Errorf("attachments: delete %s: %w", a.ID, err)
 	}
-	if n, _ := res.RowsAffected(); n > 0 && a.LocalPath != "" {
-		return q.local.Remove(bctx, a.LocalPath)
-	}
-	return nil
+	return err
 }
 
 // giveUp marks an error no retry can fix.
