@@ -44,9 +44,9 @@ func reached() {
 	select {}
 }
 
-// crashRemote is a dirStorage that stops in the middle of a transfer.
+// crashRemote is a DirRemote that stops in the middle of a transfer.
 type crashRemote struct {
-	dirStorage
+	attachments.DirRemote
 	step string
 }
 
@@ -55,7 +55,7 @@ func (c crashRemote) Upload(ctx context.Context, a attachments.Attachment, r io.
 		io.CopyN(io.Discard, r, a.Size/2)
 		reached()
 	}
-	return c.dirStorage.Upload(ctx, a, r)
+	return c.DirRemote.Upload(ctx, a, r)
 }
 
 func (c crashRemote) Download(ctx context.Context, a attachments.Attachment, w io.Writer) error {
@@ -63,7 +63,7 @@ func (c crashRemote) Download(ctx context.Context, a attachments.Attachment, w i
 		w.Write(crashContent[:len(crashContent)/2])
 		reached()
 	}
-	return c.dirStorage.Download(ctx, a, w)
+	return c.DirRemote.Download(ctx, a, w)
 }
 
 func crashChild(step, dir string) {
@@ -88,7 +88,7 @@ func crashChild(step, dir string) {
 	case "uploaded":
 		attachments.SetUploadHook(func(context.Context, attachments.Attachment) error { reached(); return nil })
 	}
-	opts := attachments.Options{Remote: crashRemote{dirStorage{filepath.Join(dir, "remote")}, step}, Watch: watchPhotos}
+	opts := attachments.Options{Remote: crashRemote{attachments.DirRemote{Dir: filepath.Join(dir, "remote")}, step}, Watch: watchPhotos}
 	q, err := attachments.Open(ctx, db, opts)
 	if err != nil {
 		fail(err)
@@ -104,20 +104,20 @@ func crashChild(step, dir string) {
 	fail(fmt.Errorf("step %s never reached", step))
 }
 
-// countingRemote counts the transfers of a dirStorage.
+// countingRemote counts the transfers of a DirRemote.
 type countingRemote struct {
-	dirStorage
+	attachments.DirRemote
 	uploads, downloads *atomic.Int64
 }
 
 func (c countingRemote) Upload(ctx context.Context, a attachments.Attachment, r io.Reader) error {
 	c.uploads.Add(1)
-	return c.dirStorage.Upload(ctx, a, r)
+	return c.DirRemote.Upload(ctx, a, r)
 }
 
 func (c countingRemote) Download(ctx context.Context, a attachments.Attachment, w io.Writer) error {
 	c.downloads.Add(1)
-	return c.dirStorage.Download(ctx, a, w)
+	return c.DirRemote.Download(ctx, a, w)
 }
 
 // A process killed with SIGKILL between the steps of a save, an upload or
@@ -138,7 +138,7 @@ func TestCrashBetweenSteps(t *testing.T) {
 			runCrashChild(t, step, dir)
 
 			var uploads, downloads atomic.Int64
-			remote := countingRemote{dirStorage{remoteDir}, &uploads, &downloads}
+			remote := countingRemote{attachments.DirRemote{Dir: remoteDir}, &uploads, &downloads}
 			db := openDB(t, filepath.Join(dir, "app.db"))
 			opts := fastOptions(remote)
 			q := openQueue(t, db, opts)

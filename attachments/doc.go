@@ -25,7 +25,9 @@
 // Options.Local says otherwise. The S3-compatible storage is in the nested
 // module github.com/gopowersync/powersync/attachments/s3, so that its
 // client library is built only by programs that use it; [HTTPStorage]
-// sends requests that the app's backend signs, with net/http alone.
+// sends requests that the app's backend signs, with net/http alone;
+// [DirRemote] keeps the remote files in a directory (development, tests,
+// a shared network file system).
 //
 // # Life of an attachment
 //

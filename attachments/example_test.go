@@ -23,7 +23,7 @@ func Example() {
 	ctx := context.Background()
 	dir, _ := os.MkdirTemp("", "attachments-example")
 	defer os.RemoveAll(dir)
-	remote := dirStorage{filepath.Join(dir, "bucket")}
+	remote := attachments.DirRemote{Dir: filepath.Join(dir, "bucket")}
 	s := schema.New(
 		schema.Table{Name: "todos", Columns: []schema.Column{schema.Text("title"), schema.Text("photo_id")}},
 		attachments.Table(""),

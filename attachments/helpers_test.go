@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -247,41 +246,3 @@ func (h hashStorage) RemoteHash(ctx context.Context, a attachments.Attachment) (
 }
 
 var errOffline = errors.New("network unreachable")
-
-// dirStorage is a RemoteStorage in a directory, which outlives a process.
-type dirStorage struct{ dir string }
-
-func (d dirStorage) Upload(ctx context.Context, a attachments.Attachment, r io.Reader) error {
-	fs := &attachments.FileStorage{Dir: d.dir}
-	f, err := fs.Create(ctx, a.ID)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(f, r); err != nil {
-		f.Abort()
-		return err
-	}
-	return f.Commit()
-}
-
-func (d dirStorage) Download(ctx context.Context, a attachments.Attachment, w io.Writer) error {
-	f, err := (&attachments.FileStorage{Dir: d.dir}).Open(ctx, a.ID)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	_, err = io.Copy(w, f)
-	return err
-}
-
-func (d dirStorage) Delete(ctx context.Context, a attachments.Attachment) error {
-	return (&attachments.FileStorage{Dir: d.dir}).Remove(ctx, a.ID)
-}
-
-func (d dirStorage) RemoteHash(ctx context.Context, a attachments.Attachment) (string, error) {
-	b, err := os.ReadFile(filepath.Join(d.dir, a.ID))
-	if errors.Is(err, os.ErrNotExist) {
-		return "", attachments.ErrNotFound
-	}
-	return sha(b), err
-}

@@ -506,3 +506,38 @@ func TestConcurrentSavesKeepRowAndFileTogether(t *testing.T) {
 		}
 	}
 }
+
+// DirRemote keeps what it is given, says ErrNotFound for a file it does
+// not have, knows the hash of what it has, and deletes a missing file
+// without an error.
+func TestDirRemote(t *testing.T) {
+	ctx := t.Context()
+	d := attachments.DirRemote{Dir: filepath.Join(t.TempDir(), "remote")}
+	a := attachments.Attachment{ID: "a1"}
+	var buf bytes.Buffer
+	if err := d.Download(ctx, a, &buf); !errors.Is(err, attachments.ErrNotFound) {
+		t.Fatalf("download before upload: %v, want ErrNotFound", err)
+	}
+	if _, err := d.RemoteHash(ctx, a); !errors.Is(err, attachments.ErrNotFound) {
+		t.Fatalf("hash before upload: %v, want ErrNotFound", err)
+	}
+	content := []byte("the file")
+	if err := d.Upload(ctx, a, bytes.NewReader(content)); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Download(ctx, a, &buf); err != nil || !bytes.Equal(buf.Bytes(), content) {
+		t.Fatalf("download: %q, %v", buf.Bytes(), err)
+	}
+	if h, err := d.RemoteHash(ctx, a); err != nil || h != sha(content) {
+		t.Fatalf("hash %q, %v; want %q", h, err, sha(content))
+	}
+	if err := d.Delete(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Delete(ctx, a); err != nil {
+		t.Fatalf("deleting a missing file: %v", err)
+	}
+	if err := d.Download(ctx, a, &buf); !errors.Is(err, attachments.ErrNotFound) {
+		t.Fatalf("download after delete: %v, want ErrNotFound", err)
+	}
+}

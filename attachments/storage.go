@@ -2,6 +2,8 @@ package attachments
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -243,3 +245,60 @@ func (s *FileStorage) Keys(ctx context.Context) ([]string, error) {
 }
 
 var _ LocalStorage = (*FileStorage)(nil)
+
+// DirRemote is a [RemoteStorage] in a directory: one file an attachment,
+// named by its id, written as [FileStorage] writes (synced, then renamed).
+// It serves development and tests, and clients that share a network file
+// system. It is also a [HashStorage], so identical content is not uploaded
+// twice.
+type DirRemote struct {
+	// Dir is the directory of the files; it is created when needed.
+	Dir string
+}
+
+func (d DirRemote) files() *FileStorage { return &FileStorage{Dir: d.Dir} }
+
+// Upload implements [RemoteStorage].
+func (d DirRemote) Upload(ctx context.Context, a Attachment, r io.Reader) error {
+	f, err := d.files().Create(ctx, a.ID)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, r); err != nil {
+		f.Abort()
+		return err
+	}
+	return f.Commit()
+}
+
+// Download implements [RemoteStorage]; a missing file wraps [ErrNotFound].
+func (d DirRemote) Download(ctx context.Context, a Attachment, w io.Writer) error {
+	f, err := d.files().Open(ctx, a.ID)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = io.Copy(w, f)
+	return err
+}
+
+// Delete implements [RemoteStorage]; deleting a missing file is no error.
+func (d DirRemote) Delete(ctx context.Context, a Attachment) error {
+	return d.files().Remove(ctx, a.ID)
+}
+
+// RemoteHash implements [HashStorage] by hashing the stored file.
+func (d DirRemote) RemoteHash(ctx context.Context, a Attachment) (string, error) {
+	f, err := d.files().Open(ctx, a.ID)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("attachments: %w", err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+var _ HashStorage = DirRemote{}

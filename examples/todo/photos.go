@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"io"
 	"mime"
 	"net/http"
 	"os"
@@ -52,7 +51,7 @@ func photoStorage(where string, authorize func(context.Context, *http.Request) e
 		signer := &attachments.Signer{URL: strings.TrimRight(where, "/") + "/api/attachments/sign", Authorize: authorize}
 		return &attachments.HTTPStorage{Sign: signer.Sign}
 	}
-	return dirStorage{dir: where}
+	return attachments.DirRemote{Dir: where}
 }
 
 // openPhotos starts the attachments queue of a.db.
@@ -161,36 +160,4 @@ func formatSize(n int64) string {
 		return fmt.Sprintf("%d B", n)
 	}
 	return fmt.Sprintf("%.1f KiB", float64(n)/1024)
-}
-
-// dirStorage is a remote storage in a directory that the clients share:
-// one file an attachment, named by its id.
-type dirStorage struct{ dir string }
-
-func (d dirStorage) files() *attachments.FileStorage { return &attachments.FileStorage{Dir: d.dir} }
-
-func (d dirStorage) Upload(ctx context.Context, a attachments.Attachment, r io.Reader) error {
-	f, err := d.files().Create(ctx, a.ID)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(f, r); err != nil {
-		f.Abort()
-		return err
-	}
-	return f.Commit()
-}
-
-func (d dirStorage) Download(ctx context.Context, a attachments.Attachment, w io.Writer) error {
-	f, err := d.files().Open(ctx, a.ID)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	_, err = io.Copy(w, f)
-	return err
-}
-
-func (d dirStorage) Delete(ctx context.Context, a attachments.Attachment) error {
-	return d.files().Remove(ctx, a.ID)
 }
