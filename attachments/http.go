@@ -40,21 +40,28 @@ type HTTPStorage struct {
 
 // SignedRequest is a request prepared by the app's backend.
 type SignedRequest struct {
-	Method string      `json:"method,omitempty"`
-	URL    string      `json:"url"`
+	// Method is the HTTP method; empty means the operation's own (PUT to
+	// upload, GET to download, DELETE to delete).
+	Method string `json:"method,omitempty"`
+	// URL is the signed URL the request goes to.
+	URL string `json:"url"`
+	// Header holds headers to send with the request.
 	Header http.Header `json:"headers,omitempty"`
 }
 
 // HTTPError is the error of a request answered outside 2xx.
 type HTTPError struct {
-	Op         Op
-	ID         string
+	// Op is the operation and ID the attachment it was for.
+	Op Op
+	ID string
+	// StatusCode is the response's HTTP status.
 	StatusCode int
 	// Body is the start of the response body.
 	Body string
 	err  error // ErrNotFound for 404
 }
 
+// Error names the operation, the attachment and the response.
 func (e *HTTPError) Error() string {
 	return fmt.Sprintf("attachments: %s %s: HTTP %d: %s", e.Op, e.ID, e.StatusCode, e.Body)
 }

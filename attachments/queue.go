@@ -307,7 +307,8 @@ type File struct {
 //			return err
 //		})
 //
-// If link fails, nothing is saved. A crash after the file is written and
+// link runs inside the queue's write transaction, so it must use tx and
+// must not call the queue's Save or Delete. If link fails, nothing is saved. A crash after the file is written and
 // before the transaction commits leaves a file that the next Open removes;
 // after the commit, the upload goes on when a queue is opened again.
 //
